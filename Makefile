@@ -1,0 +1,103 @@
+# Two commands on a fresh machine:
+#   make book   build the HTML book (executing every notebook) into book/_build/html
+#   make test   lint, unit tests, every notebook once (nbval), the book from those runs,
+#               and browser tests of the built site
+# Neither needs an earlier command: both create .venv and install what they need.
+
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+
+# torch is a test dependency (and Part II's). pyproject asks for a range; here we choose
+# the build. Machines that ship a CPU wheel in /opt/wheels use it (an unpinned `torch`
+# from PyPI is a multi-GB CUDA build). GPU users: `make test TORCH=torch` or see the
+# appendix "Running this book".
+TORCH ?= $(if $(wildcard /opt/wheels/torch-2.13.0*),torch==2.13.0,'torch>=2.2')
+
+NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb)) $(sort $(wildcard exercises/solutions/*.ipynb))
+EXECUTED  := _build/executed
+SITE_SRC  := _build/site-src
+HTML      := book/_build/html
+
+.PHONY: help venv test unit lint notebooks site site-from-executed browser-test book book-full \
+        lab strip exercises sync-cells bench clean
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+	@echo "other targets: lint unit notebooks strip exercises sync-cells lab book-full bench clean"
+
+## --- environment -------------------------------------------------------------------
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e ".[test,book]"
+	touch $(STAMP)
+
+## --- tests ---------------------------------------------------------------------------
+test: venv lint unit notebooks site-from-executed
+	@echo "make test: all checks passed"
+
+lint: venv
+	$(BIN)/ruff check dlcore tests tools bench conftest.py chapters exercises
+
+unit: venv
+	$(PY) -m pytest tests -q -p no:cacheprovider --ignore=tests/browser
+
+# Every notebook runs exactly once, here. conftest.py saves the executed copies
+# (with widget state) to $(EXECUTED) and fails any notebook slower than 120 s.
+notebooks: venv
+	rm -rf $(EXECUTED)
+	MPLBACKEND=agg $(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-cell-timeout=600 \
+	    -o testpaths= -q $(NOTEBOOKS)
+
+# Build the site from the copies nbval just executed: nothing runs twice.
+site-from-executed: venv
+	$(PY) -m tools.stage_site --executed $(EXECUTED) --out $(SITE_SRC)
+	rm -rf $(HTML)
+	$(BIN)/jupyter-book build $(SITE_SRC) --config $(SITE_SRC)/book/_config.yml \
+	    --toc $(SITE_SRC)/book/_toc.yml --path-output book -W -n --keep-going \
+	    --builder html
+	@echo "book: $(CURDIR)/$(HTML)/index.html"
+
+browser-test: venv
+	$(PY) -m pytest tests/browser -q -p no:cacheprovider
+
+## --- the book --------------------------------------------------------------------------
+book: venv
+	MPLBACKEND=agg $(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml \
+	    --path-output book -W -n --keep-going
+	@echo "book: $(CURDIR)/$(HTML)/index.html"
+
+# Full sizes (real dataset sizes and epochs), for a machine with a GPU.
+book-full: venv
+	DLCORE_SIZE=full $(MAKE) book
+
+lab: venv
+	$(PY) -m pip install -q -e ".[lab]"
+	$(BIN)/jupyter lab chapters
+
+## --- maintenance -------------------------------------------------------------------------
+strip: venv
+	$(BIN)/nbstripout --keep-id chapters/*.ipynb exercises/*.ipynb exercises/solutions/*.ipynb
+
+exercises: venv
+	$(PY) -m tools.make_exercises
+
+sync-cells: venv
+	$(PY) -m tools.notebook_cells
+
+bench: venv
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/bench_mlp.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/bench_conv.py
+
+clean:
+	rm -rf _build book/_build .pytest_cache

@@ -1,0 +1,45 @@
+"""dlcore.config: sizes, seeds and the one-line setup summary."""
+
+import numpy as np
+import pytest
+
+from dlcore import config
+
+
+def test_size_from_environment(monkeypatch):
+    monkeypatch.setenv("DLCORE_SIZE", "full")
+    assert config.get_size() == "full"
+    monkeypatch.setenv("DLCORE_SIZE", " Quick ")
+    assert config.get_size() == "quick"
+
+
+def test_bad_size_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("DLCORE_SIZE", "huge")
+    with pytest.raises(ValueError, match="DLCORE_SIZE must be one of"):
+        config.get_size()
+
+
+def test_default_size_follows_the_hardware(monkeypatch):
+    monkeypatch.delenv("DLCORE_SIZE", raising=False)
+    monkeypatch.setattr(config, "_cuda_available", lambda: True)
+    assert config.get_size() == "full"
+    monkeypatch.setattr(config, "_cuda_available", lambda: False)
+    assert config.get_size() == "quick"
+
+
+def test_seed_and_generator(monkeypatch):
+    monkeypatch.setenv("DLCORE_SEED", "7")
+    assert config.get_seed() == 7
+    a, b = config.rng().random(3), np.random.default_rng(7).random(3)
+    np.testing.assert_array_equal(a, b)
+    monkeypatch.setenv("DLCORE_SEED", "x")
+    with pytest.raises(ValueError, match="DLCORE_SEED must be an integer"):
+        config.get_seed()
+
+
+def test_setup_prints_one_line(monkeypatch, capsys):
+    monkeypatch.setenv("DLCORE_SIZE", "quick")
+    cfg = config.setup(seed=3, style=False)
+    assert capsys.readouterr().out == "size: quick | device: cpu (NumPy) | seed: 3\n"
+    assert cfg.quick and cfg.pick(1, 2) == 1 and config.pick(1, 2, size="full") == 2
+    np.testing.assert_array_equal(cfg.rng.random(2), np.random.default_rng(3).random(2))

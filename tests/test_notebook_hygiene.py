@@ -1,0 +1,75 @@
+"""Notebook conventions: no stored outputs, python3 kernel, the setup and size cells,
+generated student notebooks up to date, and every notebook in the table of contents."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tools import make_exercises, notebook_cells
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = notebook_cells.notebooks()
+IDS = [str(p.relative_to(ROOT)) for p in NOTEBOOKS]
+
+
+def test_there_are_notebooks():
+    assert any(p.parent.name == "chapters" for p in NOTEBOOKS)
+    assert any(p.parent.name == "solutions" for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_valid_and_stored_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"cell {i} has outputs: run `make strip`"
+            assert cell.execution_count is None, f"cell {i} has an execution count: run `make strip`"
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_setup_and_size_cells(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# "), \
+        "a notebook starts with a markdown title '# ...'"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].source == notebook_cells.setup_cell_source(), \
+        "the first code cell must be the Colab setup cell: run `make sync-cells`"
+    assert re.search(r"\bsetup\(", code[1].source), "the second code cell prints the size via setup()"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.parent.name == "chapters"],
+                         ids=[i for p, i in zip(NOTEBOOKS, IDS) if p.parent.name == "chapters"])
+def test_chapters_check_their_claims(path):
+    nb = nbformat.read(path, as_version=4)
+    hidden = [c for c in nb.cells if c.cell_type == "code" and "remove-cell" in c.metadata.get("tags", [])]
+    assert any("assert" in c.source for c in hidden), "a chapter asserts its claims in remove-cell cells"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "exercises" / "solutions").glob("*.ipynb")),
+                         ids=lambda p: p.name)
+def test_solutions_assert_all_checks_pass(path):
+    nb = nbformat.read(path, as_version=4)
+    last = [c for c in nb.cells if c.cell_type == "code"][-1]
+    tags = last.metadata.get("tags", [])
+    assert "assert_all_passed(" in last.source
+    assert "solution-only" in tags and "remove-cell" in tags
+
+
+def test_student_notebooks_are_up_to_date():
+    stale = make_exercises.generate(check_only=True)
+    assert not stale, f"out of date: {[str(p.relative_to(ROOT)) for p in stale]}; run `make exercises`"
+
+
+def test_every_notebook_is_in_the_table_of_contents():
+    toc = (ROOT / "book" / "_toc.yml").read_text()
+    files = set(re.findall(r"file:\s*(\S+)", toc))
+    for path in NOTEBOOKS:
+        assert str(path.relative_to(ROOT).with_suffix("")) in files, f"{path.name} is missing from book/_toc.yml"
+    for entry in files:
+        assert any((ROOT / (entry + ext)).exists() for ext in (".ipynb", ".md")), f"toc entry {entry} has no file"

@@ -1,0 +1,64 @@
+"""Stage the book's sources with the notebooks that the test run already executed.
+
+`make test` runs every notebook once, under nbval; conftest.py saves the executed
+copies. This script copies the book's sources (``book/``, ``chapters/``,
+``exercises/``) to a staging folder, puts the executed notebooks in place of the
+stored (output-free) ones, and turns execution off in the staged config, so the
+site build renders those outputs without running anything a second time.
+
+    python -m tools.stage_site --executed _build/executed --out _build/site-src
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ("book", "chapters", "exercises")
+
+
+def executed_notebooks_needed() -> list[Path]:
+    """The notebooks the book executes: chapters and solutions (not student stubs)."""
+    return sorted((ROOT / "chapters").glob("*.ipynb")) + sorted((ROOT / "exercises" / "solutions").glob("*.ipynb"))
+
+
+def stage(executed: Path, out: Path) -> None:
+    if out.exists():
+        shutil.rmtree(out)
+    ignore = shutil.ignore_patterns("_build", ".ipynb_checkpoints", "__pycache__")
+    for name in SOURCES:
+        shutil.copytree(ROOT / name, out / name, ignore=ignore)
+    missing = []
+    for nb in executed_notebooks_needed():
+        rel = nb.relative_to(ROOT)
+        src = executed / rel
+        if not src.exists():
+            missing.append(str(rel))
+            continue
+        shutil.copy2(src, out / rel)
+    if missing:
+        sys.exit(f"stage_site: no executed copy of {missing} in {executed}; run `make notebooks` first")
+    config = out / "book" / "_config.yml"
+    text = config.read_text()
+    text, n = re.subn(r"^(\s*execute_notebooks:)\s*\S+", r"\1 off", text, flags=re.MULTILINE)
+    if n != 1:
+        sys.exit("stage_site: could not find execute.execute_notebooks in book/_config.yml")
+    config.write_text(text)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--executed", type=Path, default=ROOT / "_build" / "executed")
+    parser.add_argument("--out", type=Path, default=ROOT / "_build" / "site-src")
+    args = parser.parse_args(argv)
+    stage(args.executed.resolve(), args.out.resolve())
+    print(f"staged book sources with executed notebooks in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
