@@ -25,7 +25,7 @@ EXECUTED  := _build/executed
 SITE_SRC  := _build/site-src
 HTML      := book/_build/html
 
-.PHONY: help venv test unit lint notebooks site site-from-executed browser-test book book-full \
+.PHONY: help venv test unit lint notebooks vendor site-from-executed browser-test book book-full \
         lab strip exercises sync-cells bench clean
 
 help:
@@ -43,7 +43,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## --- tests ---------------------------------------------------------------------------
-test: venv lint unit notebooks site-from-executed
+test: venv lint unit notebooks site-from-executed browser-test
 	@echo "make test: all checks passed"
 
 lint: venv
@@ -59,22 +59,31 @@ notebooks: venv
 	MPLBACKEND=agg $(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-cell-timeout=600 \
 	    -o testpaths= -q $(NOTEBOOKS)
 
+# MathJax, require.js and the widget manager, from npm, so the site works offline.
+vendor:
+	bash tools/vendor_assets.sh
+
 # Build the site from the copies nbval just executed: nothing runs twice.
-site-from-executed: venv
+site-from-executed: venv vendor
+	$(PY) -m tools.runtime_table --timings $(EXECUTED)/timings.json --out book/runtimes.md
 	$(PY) -m tools.stage_site --executed $(EXECUTED) --out $(SITE_SRC)
 	rm -rf $(HTML)
-	$(BIN)/jupyter-book build $(SITE_SRC) --config $(SITE_SRC)/book/_config.yml \
-	    --toc $(SITE_SRC)/book/_toc.yml --path-output book -W -n --keep-going \
+	$(BIN)/jupyter-book build $(SITE_SRC) --config $(CURDIR)/$(SITE_SRC)/book/_config.yml \
+	    --toc $(CURDIR)/$(SITE_SRC)/book/_toc.yml --path-output book -W --keep-going \
 	    --builder html
 	@echo "book: $(CURDIR)/$(HTML)/index.html"
 
+# Headless Chromium from Debian's package; installed here when missing and we are root.
+# Without it (and without root) the browser tests skip with a message.
 browser-test: venv
+	if ! command -v chromium >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi
 	$(PY) -m pytest tests/browser -q -p no:cacheprovider
 
 ## --- the book --------------------------------------------------------------------------
-book: venv
+book: venv vendor
 	MPLBACKEND=agg $(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml \
-	    --path-output book -W -n --keep-going
+	    --path-output book -W --keep-going
 	@echo "book: $(CURDIR)/$(HTML)/index.html"
 
 # Full sizes (real dataset sizes and epochs), for a machine with a GPU.
@@ -100,4 +109,4 @@ bench: venv
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/bench_conv.py
 
 clean:
-	rm -rf _build book/_build .pytest_cache
+	rm -rf _build book/_build book/_vendor .pytest_cache

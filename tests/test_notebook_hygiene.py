@@ -73,3 +73,23 @@ def test_every_notebook_is_in_the_table_of_contents():
         assert str(path.relative_to(ROOT).with_suffix("")) in files, f"{path.name} is missing from book/_toc.yml"
     for entry in files:
         assert any((ROOT / (entry + ext)).exists() for ext in (".ipynb", ".md")), f"toc entry {entry} has no file"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_one_global_bibliography(path):
+    """A work may appear in one bibliography only (sphinxcontrib-bibtex): chapters list
+    their citations with {cite:t} roles instead (`python -m tools.fix_references`)."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        assert "{bibliography}" not in cell.source, "use `python -m tools.fix_references` on this notebook"
+
+
+def test_citations_exist_in_the_bibliography():
+    bib = (ROOT / "book" / "references.bib").read_text()
+    keys = set(re.findall(r"@\w+\{([^,]+),", bib))
+    sources = [(p.name, "\n".join(c.source for c in nbformat.read(p, as_version=4).cells)) for p in NOTEBOOKS]
+    sources += [(p.name, p.read_text()) for p in (ROOT / "book").glob("*.md")]
+    for name, text in sources:
+        for group in re.findall(r"\{cite(?::[a-z]+)?\}`([^`]+)`", text):
+            for key in group.split(","):
+                assert key.strip() in keys, f"{name} cites {key.strip()!r}, which is not in book/references.bib"

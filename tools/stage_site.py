@@ -22,8 +22,11 @@ SOURCES = ("book", "chapters", "exercises")
 
 
 def executed_notebooks_needed() -> list[Path]:
-    """The notebooks the book executes: chapters and solutions (not student stubs)."""
-    return sorted((ROOT / "chapters").glob("*.ipynb")) + sorted((ROOT / "exercises" / "solutions").glob("*.ipynb"))
+    """The notebooks of the table of contents that the book executes (not student stubs)."""
+    toc = (ROOT / "book" / "_toc.yml").read_text()
+    entries = re.findall(r"file:\s*(\S+)", toc)
+    return [ROOT / f"{e}.ipynb" for e in entries
+            if e.startswith(("chapters/", "exercises/solutions/")) and (ROOT / f"{e}.ipynb").exists()]
 
 
 def stage(executed: Path, out: Path) -> None:

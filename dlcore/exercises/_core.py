@@ -114,7 +114,8 @@ def _describe_student_error(err: BaseException) -> tuple[str, str | None]:
     where = ""
     for frame in reversed(tb):
         if "dlcore" not in frame.filename or "<ipython" in frame.filename:
-            where = f" (line {frame.lineno}: `{(frame.line or '').strip()}`)"
+            code = (frame.line or "").strip()
+            where = f" (line {frame.lineno}: `{code}`)" if code else f" (line {frame.lineno})"
             break
     return f"Your code raised {type(err).__name__}: {err}{where}.", None
 

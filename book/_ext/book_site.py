@@ -1,0 +1,50 @@
+"""Small fixes to the HTML the theme stack writes, so pages load offline without errors.
+
+* Jupyter Book 1 fires ``env-before-read-docs`` twice, so sphinx-thebe and
+  sphinx-togglebutton add their inline scripts twice, and the second
+  ``const THEBE_JS_URL`` throws a SyntaxError in the browser. We drop exact
+  duplicates from each page's script list.
+* pydata-sphinx-theme logs "Got invalid theme mode" on a reader's first visit, when
+  no mode is stored yet; we start such a visit in "auto" mode (follow the system).
+* The widget manager typesets labels with MathJax 2's ``MathJax.Hub.Queue``; a small
+  deferred shim (static/mathjax-v2-shim.js) maps it onto MathJax 3.
+* The vendored widget manager loads its icon fonts through require.js by module name;
+  we point that name at the vendored copy, relative to the page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EARLY_JS = """
+if (!document.documentElement.dataset.mode) { document.documentElement.dataset.mode = "auto"; }
+var require = { paths: { "@jupyter-widgets/html-manager/dist":
+    (document.documentElement.dataset.content_root || "./") + "vendor/html-manager" } };
+"""
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree):
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, unique = set(), []
+    for js in scripts:
+        attrs = getattr(js, "attributes", {}) or {}
+        key = (getattr(js, "filename", None) or "", tuple(sorted((k, str(v)) for k, v in attrs.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(js)
+    scripts[:] = unique
+
+
+def _add_static_path(app):
+    app.config.html_static_path.append(str(Path(__file__).parent / "static"))
+
+
+def setup(app):
+    app.connect("builder-inited", _add_static_path)
+    app.add_js_file(None, body=EARLY_JS, priority=10)
+    # after MathJax (priority 500, deferred), before the widgets render
+    app.add_js_file("mathjax-v2-shim.js", priority=510, defer="defer")
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

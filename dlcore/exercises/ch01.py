@@ -1,0 +1,142 @@
+"""Checkers for the chapter 01 exercises ("What is deep learning?").
+
+Used in ``exercises/01_introduction.ipynb``::
+
+    from dlcore.exercises import ch01 as check
+    check.ex1(accuracy)
+
+* :func:`ex1` -- ``accuracy(predictions, labels)``: the fraction of correct predictions.
+* :func:`ex2` -- ``class_means(X, y, num_classes)``: the learned templates.
+* :func:`ex3` -- ``zero_or_one(images)``: a hand-written rule that tells 0s from 1s.
+
+Each checker tries the learner's function on small cases with known answers and
+says what differs; none of them raises.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ._core import call, checker, expect, expect_array, expect_close
+
+#: Accuracy a hand-written 0-versus-1 rule must reach in exercise 3.
+RULE_TARGET = 0.9
+
+
+def _one_number(value, name: str) -> float:
+    """The learner's answer as one finite float, or a CheckFailure that says why not."""
+    arr = expect_array(value, name=name)
+    expect(arr.ndim == 0 or arr.size == 1,
+           f"{name} should be one number, but it has shape {arr.shape}.",
+           "Compare the two arrays element by element, then average the comparisons "
+           "into a single number with .mean().")
+    return float(arr.reshape(()))
+
+
+def _means_shaped(value, shape: tuple[int, int], name: str) -> np.ndarray:
+    """The learner's class means as an array of ``shape`` (K, D), or a CheckFailure saying why not."""
+    arr = expect_array(value, name=name, finite=False)
+    k, d = shape
+    if arr.shape == (d, k):
+        expect(False, f"{name} has shape {arr.shape}, expected {shape}: one row per class.",
+               "Stack the class means as rows (np.stack(list_of_means)), not as columns.")
+    if arr.ndim == 2 and arr.shape[1] == d:
+        expect(arr.shape[0] == k, f"{name} has shape {arr.shape}, expected {shape}: one row per class.",
+               "Make one row for each class 0, 1, ..., num_classes - 1, e.g. with range(num_classes).")
+    return expect_array(arr, shape=shape, name=name)
+
+
+@checker("accuracy")
+def ex1(accuracy):
+    """``accuracy(predictions, labels)`` -> the fraction of positions where they agree."""
+    predictions = np.array([0, 1, 2, 2])
+    labels = np.array([0, 1, 1, 2])
+    got = _one_number(call(accuracy, predictions.copy(), labels.copy()),
+                      "accuracy([0, 1, 2, 2], [0, 1, 1, 2])")
+    expect(not np.isclose(got, 3), "accuracy([0, 1, 2, 2], [0, 1, 1, 2]) returned 3, the number of "
+           "correct predictions.", "Divide by the number of examples to get a fraction.")
+    expect(not np.isclose(got, 75), "accuracy([0, 1, 2, 2], [0, 1, 1, 2]) returned 75, a percentage.",
+           "Return a fraction between 0 and 1 (here 0.75); format it as a percentage only when printing.")
+    expect(not np.isclose(got, 0.25), "accuracy([0, 1, 2, 2], [0, 1, 1, 2]) returned 0.25, the "
+           "fraction of *wrong* predictions.", "Count the positions where the two arrays are equal.")
+    expect_close(got, 0.75, name="accuracy([0, 1, 2, 2], [0, 1, 1, 2])",
+                 hint="3 of the 4 predictions are right, so the answer is 0.75.")
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 10, size=200)
+    predictions = np.where(rng.random(200) < 0.7, labels, (labels + 1) % 10)
+    expected = float(np.mean(predictions == labels))      # about 0.7
+    got = _one_number(call(accuracy, predictions.copy(), labels.copy()), "accuracy on 200 random labels")
+    expect_close(got, expected, name="accuracy on 200 random labels",
+                 hint="Does your function use its arguments, rather than fixed numbers?")
+    got = _one_number(call(accuracy, labels.copy(), labels.copy()), "accuracy(labels, labels)")
+    expect_close(got, 1.0, name="accuracy(labels, labels)", hint="Identical arrays agree everywhere.")
+    return "It also agrees on 200 random labels and on two identical arrays."
+
+
+@checker("class means")
+def ex2(class_means):
+    """``class_means(X, y, num_classes)`` -> (num_classes, D), row k the mean of the rows with label k."""
+    X = np.array([[0.0, 0.0], [2.0, 2.0], [4.0, 0.0], [1.0, 1.0], [3.0, 3.0]])
+    y = np.array([0, 0, 1, 2, 2])
+    expected = np.array([[1.0, 1.0], [4.0, 0.0], [2.0, 2.0]])
+    name = "class_means(X, y, 3) for X of shape (5, 2)"
+    arr = _means_shaped(call(class_means, X.copy(), y.copy(), 3), (3, 2), name)
+    expect(np.issubdtype(arr.dtype, np.floating),
+           f"{name} has dtype {arr.dtype}; averages are fractions, so it should be a float dtype.",
+           "Use .mean(), which returns floats, rather than integer division.")
+    expect(not np.allclose(arr, [[2.0, 2.0], [4.0, 0.0], [4.0, 4.0]]),
+           f"{name} returned the *sums* of each class's rows, not their averages.",
+           "Divide by the number of rows in each class, or use .mean(axis=0).")
+    expect_close(arr, expected, name=name,
+                 hint="Row k should be the average of the rows of X whose label is k: X[y == k].mean(axis=0).")
+
+    rng = np.random.default_rng(2)
+    X = rng.random((60, 64))
+    y = rng.permutation(np.arange(60) % 4)
+    expected = np.stack([X[y == k].mean(axis=0) for k in range(4)])
+    name = "class_means(X, y, 4) for X of shape (60, 64)"
+    arr = _means_shaped(call(class_means, X.copy(), y.copy(), 4), (4, 64), name)
+    expect_close(arr, expected, name=name,
+                 hint="Does your function use num_classes and work for any number of features D?")
+    return "These rows are exactly the templates the chapter's learned classifier uses."
+
+
+@functools.lru_cache(maxsize=1)
+def _zeros_and_ones() -> tuple[np.ndarray, np.ndarray]:
+    """The digits dataset's 0s and 1s: images (N, 1, 8, 8) in [0, 1] and labels (N,)."""
+    from ..data import load_digits  # noqa: PLC0415  (scikit-learn only when this checker runs)
+
+    data = load_digits(verbose=False)
+    keep = data.y < 2
+    return data.X[keep], data.y[keep]
+
+
+@checker("a rule for 0 versus 1")
+def ex3(zero_or_one):
+    """``zero_or_one(images)`` -> (N,) of 0/1; must be right on at least 90% of the 0s and 1s."""
+    images, labels = _zeros_and_ones()
+    n = len(labels)
+    name = f"your rule's answer for the {n} images of shape ({n}, 1, 8, 8)"
+    got = call(zero_or_one, images.copy())
+    pred = expect_array(got, name=name, finite=False)
+    expect(pred.shape == (n,), f"{name} has shape {pred.shape}, expected ({n},).",
+           "Return one 0-or-1 answer per image, as a 1-D array: reduce over the pixel axes "
+           "(e.g. .mean(axis=(1, 2, 3))), and do not drop or add images.")
+    pred = expect_array(pred, shape=(n,), name=name)
+    values = np.unique(pred)
+    expect(np.isin(values, [0, 1]).all(),
+           f"{name} should hold only 0s and 1s, but it contains {values[~np.isin(values, [0, 1])][:5]}.",
+           "Turn your measurement into a decision, e.g. (score > threshold).astype(int).")
+    accuracy = float(np.mean(pred == labels))
+    zeros_as_one = int(np.sum((labels == 0) & (pred == 1)))
+    ones_as_zero = int(np.sum((labels == 1) & (pred == 0)))
+    expect(accuracy >= RULE_TARGET,
+           f"your rule is right on {accuracy:.1%} of the images; the target is {RULE_TARGET:.0%}. "
+           f"It calls {zeros_as_one} of the {int(np.sum(labels == 0))} zeros a 1, "
+           f"and {ones_as_zero} of the {int(np.sum(labels == 1))} ones a 0.",
+           "Look at where a 0 has ink and a 1 has none (and the other way round), "
+           "e.g. the pixels in the middle of the image.")
+    return f"Your rule is right on {accuracy:.1%} of the {n} zeros and ones."

@@ -1,0 +1,48 @@
+"""Interactive explorers for the chapters, one function per explorer.
+
+Each explorer teaches one idea with few controls. It returns an ``ipywidgets``
+object whose controls and results are plain attributes, so a test can drive it
+without a browser (set the slider, read the result). The chapter shows a static
+figure next to it, so the printed page says the same thing.
+
+===============================  =======  =============================================
+explorer                         chapter  idea
+===============================  =======  =============================================
+``learning_curve_explorer``      01       accuracy against training examples per class
+``gradient_descent_explorer``    02       gradient-descent paths over a loss surface
+``perceptron_stepper``           03       one perceptron update per click
+``activation_explorer``          04       activations, derivatives and depth
+``playground_explorer``          05       a small neural-network playground
+``optimizer_race``               06       SGD, momentum and Adam side by side
+``capacity_explorer``            07       capacity, regularisation and data size
+===============================  =======  =============================================
+
+Each explorer's module is imported on first use, so ``import dlcore.widgets`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPLORERS = {
+    "learning_curve_explorer": "ch01",
+    "gradient_descent_explorer": "ch02",
+    "perceptron_stepper": "ch03",
+    "activation_explorer": "ch04",
+    "playground_explorer": "ch05",
+    "optimizer_race": "ch06",
+    "capacity_explorer": "ch07",
+}
+
+__all__ = list(_EXPLORERS)
+
+
+def __getattr__(name: str):
+    if name in _EXPLORERS:
+        module = importlib.import_module(f".{_EXPLORERS[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

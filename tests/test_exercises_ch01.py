@@ -1,0 +1,129 @@
+"""Direct tests of the chapter 01 checkers: the reference answers pass, odd answers fail kindly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcore.exercises import ch01 as check
+from dlcore.exercises import reset_results, results
+
+# ---- reference solutions (the same as in exercises/solutions/01_introduction.ipynb) ----
+
+
+def accuracy(predictions, labels):
+    return float(np.mean(predictions == labels))
+
+
+def class_means(X, y, num_classes):
+    return np.stack([X[y == k].mean(axis=0) for k in range(num_classes)])
+
+
+def zero_or_one(images):
+    centre = images[:, 0, 2:6, 3:5].mean(axis=(1, 2))
+    return (centre > 0.5).astype(int)
+
+
+REFERENCE = {"ex1": accuracy, "ex2": class_means, "ex3": zero_or_one}
+
+
+def _raises(*args):
+    raise ValueError("boom")
+
+
+def _not_done(*args):
+    raise NotImplementedError("Exercise: replace this line with your code")
+
+
+def _run(capsys, name, answer):
+    """Run checker ``name`` on ``answer``; return (passed, printed text)."""
+    reset_results()
+    getattr(check, name)(answer)           # must never raise
+    out = capsys.readouterr().out
+    return results()[f"ch01.{name}"], out
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_reference_solution_passes(capsys, name):
+    passed, out = _run(capsys, name, REFERENCE[name])
+    assert passed, out
+    assert out.startswith("✓")
+
+
+# Odd answers every checker must survive: (description, answer, words the message must contain).
+COMMON_BAD = [
+    ("None instead of a function", None, "None"),
+    ("a number instead of a function", 42, "Expected a function"),
+    ("a function that raises", _raises, "ValueError: boom"),
+    ("the untouched stub", _not_done, "Not done yet"),
+    ("a function that returns None", lambda *a: None, "Did you forget a `return`"),
+    ("a function that returns text", lambda *a: "0.75", "should hold numbers"),
+]
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+@pytest.mark.parametrize("desc, answer, words", COMMON_BAD, ids=[c[0] for c in COMMON_BAD])
+def test_odd_answers_fail_with_a_message(capsys, name, desc, answer, words):
+    passed, out = _run(capsys, name, answer)
+    assert passed is False, f"{name} accepted {desc}"
+    assert out.startswith("✗") and words in out, out
+
+
+def test_ex1_specific_feedback(capsys):
+    cases = [
+        (lambda p, l: float("nan"), "NaN"),
+        (lambda p, l: np.sum(p == l), "number of correct predictions"),
+        (lambda p, l: 100 * np.mean(p == l), "a percentage"),
+        (lambda p, l: np.mean(p != l), "*wrong* predictions"),
+        (lambda p, l: p == l, "should be one number"),
+        (lambda p, l: 0.75, "accuracy on 200 random labels"),       # hard-coded answer
+    ]
+    for answer, words in cases:
+        passed, out = _run(capsys, "ex1", answer)
+        assert passed is False and words in out, out
+        assert "Hint:" in out
+
+
+def test_ex2_specific_feedback(capsys):
+    cases = [
+        (lambda X, y, k: class_means(X, y, k).T, "shape (2, 3), expected (3, 2)"),
+        (lambda X, y, k: class_means(X, y, k)[:, :1], "has shape (3, 1), expected (3, 2)"),
+        (lambda X, y, k: class_means(X, y, k).astype(int), "dtype int"),
+        (lambda X, y, k: np.stack([X[y == c].sum(axis=0) for c in range(k)]), "*sums*"),
+        (lambda X, y, k: np.full((k, X.shape[1]), np.nan), "NaN"),
+        (lambda X, y, k: np.tile(X.mean(axis=0), (k, 1)), "wrong values"),
+        (lambda X, y, k: class_means(X, y, 3), "shape (3, 64), expected (4, 64): one row per class"),  # ignores num_classes
+    ]
+    for answer, words in cases:
+        passed, out = _run(capsys, "ex2", answer)
+        assert passed is False and words in out, out
+
+
+def test_ex3_specific_feedback(capsys):
+    cases = [
+        (lambda images: np.zeros(len(images), dtype=int), "the target is 90%"),
+        (lambda images: 1 - zero_or_one(images), "calls 178 of the 178 zeros a 1"),
+        (lambda images: np.full(len(images), 2), "only 0s and 1s"),
+        (lambda images: zero_or_one(images)[:10], "expected (360,)"),
+        (lambda images: zero_or_one(images)[:, None], "expected (360,)"),
+        (lambda images: np.full(len(images), np.nan), "NaN"),
+    ]
+    for answer, words in cases:
+        passed, out = _run(capsys, "ex3", answer)
+        assert passed is False and words in out, out
+
+
+def test_checkers_do_not_let_the_answer_change_their_data(capsys):
+    def vandal(images):
+        images[:] = 0
+        return zero_or_one(images)
+
+    _run(capsys, "ex3", vandal)
+    passed, out = _run(capsys, "ex3", zero_or_one)
+    assert passed, out
+
+
+def test_every_checker_is_registered():
+    from dlcore.exercises import checkers_of
+
+    assert checkers_of("ch01") == ["ex1", "ex2", "ex3"]
