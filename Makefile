@@ -47,7 +47,7 @@ test: venv lint unit notebooks site-from-executed browser-test
 	@echo "make test: all checks passed"
 
 lint: venv
-	$(BIN)/ruff check dlcore tests tools bench conftest.py chapters exercises
+	$(BIN)/ruff check .
 
 unit: venv
 	$(PY) -m pytest tests -q -p no:cacheprovider --ignore=tests/browser
@@ -56,7 +56,7 @@ unit: venv
 # (with widget state) to $(EXECUTED) and fails any notebook slower than 120 s.
 notebooks: venv
 	rm -rf $(EXECUTED)
-	MPLBACKEND=agg $(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-cell-timeout=600 \
+	$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-cell-timeout=600 \
 	    -o testpaths= -q $(NOTEBOOKS)
 
 # MathJax, require.js and the widget manager, from npm, so the site works offline.
@@ -82,7 +82,7 @@ browser-test: venv
 
 ## --- the book --------------------------------------------------------------------------
 book: venv vendor
-	MPLBACKEND=agg $(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml \
+	$(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml \
 	    --path-output book -W --keep-going
 	@echo "book: $(CURDIR)/$(HTML)/index.html"
 

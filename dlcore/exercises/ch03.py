@@ -1,0 +1,224 @@
+"""Checkers for the chapter 03 exercises ("The perceptron").
+
+Used in ``exercises/03_perceptron.ipynb``::
+
+    from dlcore.exercises import ch03 as check
+    check.ex1(signed_distance)
+
+* :func:`ex1` -- ``signed_distance(w, b, X)``: how far each point is from the boundary, and on which side.
+* :func:`ex2` -- ``perceptron_epoch(w, b, X, y, lr)``: one pass of Rosenblatt's rule.
+* :func:`ex3` -- ``stable_bce(z, y)``: binary cross-entropy from logits, without overflow.
+* :func:`ex4` -- ``xor_features(X)``: features that make XOR learnable by a perceptron.
+
+Each checker tries the learner's function on small cases with known answers and says
+what differs; none of them raises.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import CheckFailure, call, checker, expect, expect_array, expect_close
+
+# ---- reference answers (also the model solutions) -------------------------------------------
+
+
+def _signed_distance(w, b, X):
+    return (X @ w + b) / np.linalg.norm(w)
+
+
+def _epoch(w, b, X, y, lr, *, strict=True, batch=False):
+    """One perceptron epoch in order; keywords give the common mistakes. Returns (w, b, mistakes)."""
+    w, b = np.array(w, dtype=np.float64), float(b)
+    if batch:                                   # all predictions from the starting weights
+        z = X @ w + b
+        errors = y - ((z > 0) if strict else (z >= 0)).astype(int)
+        return w + lr * errors @ X, b + lr * errors.sum(), int(np.count_nonzero(errors))
+    mistakes = 0
+    for x_i, y_i in zip(X, y):
+        z = x_i @ w + b
+        error = y_i - int(z > 0 if strict else z >= 0)
+        if error:
+            w, b, mistakes = w + lr * error * x_i, b + lr * error, mistakes + 1
+    return w, b, mistakes
+
+
+def _bce(z, y):
+    return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+
+
+def _scalar(value, name: str) -> float:
+    arr = expect_array(value, name=name, finite=False)
+    expect(arr.size == 1, f"{name} should be one number (the mean loss), but it has shape {arr.shape}.",
+           "Average the per-example losses with np.mean.")
+    return float(arr.reshape(()))
+
+
+# ---- exercise 1 ---------------------------------------------------------------------------------
+
+
+@checker("signed distance to the boundary")
+def ex1(signed_distance):
+    """``signed_distance(w, b, X)``: w (D,), b, X (N, D) -> (N,) = (X w + b) / |w|."""
+    w, b = np.array([3.0, 4.0]), -5.0                       # |w| = 5
+    X = np.array([[0.0, 0.0], [3.0, 4.0], [1.0, 0.5], [-1.0, 2.0]])
+    expected = _signed_distance(w, b, X)                    # [-1, 4, 0, 0]
+    name = "signed_distance(w=[3, 4], b=-5, X) for 4 points"
+    got = expect_array(call(signed_distance, w.copy(), b, X.copy()), name=name)
+    expect(got.shape != (4, 1), f"{name} has shape (4, 1), expected (4,).",
+           "X @ w already has shape (N,); do not reshape it into a column.")
+    got = expect_array(got, shape=(4,), name=name)
+    expect(not np.allclose(got, X @ w + b), f"{name} returned the scores w . x + b, not distances.",
+           "Divide the scores by the length of w, np.linalg.norm(w).")
+    expect(not np.allclose(got, (X @ w + b) / (w @ w)), f"{name} divides by |w|^2 instead of |w|.",
+           "The length of w is np.linalg.norm(w) = sqrt(w @ w).")
+    expect(not np.allclose(got, np.abs(expected)), f"{name} returned distances without their sign.",
+           "Keep the sign: negative on the class-0 side, positive on the class-1 side.")
+    expect(not np.allclose(got, -expected), f"{name} has the signs the wrong way round.",
+           "Points where w . x + b > 0 (class 1) get a positive distance.")
+    expect_close(got, expected, name=name,
+                 hint="The point (3, 4) has score 3*3 + 4*4 - 5 = 20 and |w| = 5, so distance 4.")
+    rng = np.random.default_rng(3)
+    w, b, X = rng.standard_normal(5), 0.7, rng.standard_normal((6, 5))
+    name = "signed_distance(w, b, X) for X of shape (6, 5)"
+    got = expect_array(call(signed_distance, w.copy(), b, X.copy()), shape=(6,), name=name)
+    expect_close(got, _signed_distance(w, b, X), name=name,
+                 hint="Does your function work for any number of features D?")
+    return "Scaling w and b together changes the scores, but not these distances."
+
+
+# ---- exercise 2 ---------------------------------------------------------------------------------
+
+
+def _epoch_answer(perceptron_epoch, w, b, X, y, lr, name):
+    """Call the learner's epoch and unpack (w, b, mistakes) with friendly failures."""
+    w_in, X_in, y_in = w.copy(), X.copy(), y.copy()
+    result = call(perceptron_epoch, w_in, b, X_in, y_in, lr)
+    expect(result is not None, f"{name} returned None.", "Did you forget `return w, b, mistakes`?")
+    expect(isinstance(result, (tuple, list)) and len(result) == 3,
+           f"{name} should return three things (w, b, mistakes), got {type(result).__name__}"
+           + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "") + ".",
+           "End with `return w, b, mistakes`.")
+    expect(np.array_equal(w_in, w), "your function changed the array w that was passed in.",
+           "Build new arrays (w = w + ...) instead of updating in place (w += ...), or copy w first.")
+    new_w = expect_array(result[0], shape=w.shape, name=f"the w returned by {name}")
+    new_b = expect_array(result[1], name=f"the b returned by {name}")
+    expect(new_b.size == 1, f"the b returned by {name} should be one number, got shape {new_b.shape}.")
+    mistakes = expect_array(result[2], name=f"the mistake count returned by {name}")
+    expect(mistakes.size == 1, f"the mistake count returned by {name} should be one number.")
+    return new_w, float(new_b.reshape(())), float(mistakes.reshape(()))
+
+
+@checker("one epoch of the perceptron")
+def ex2(perceptron_epoch):
+    """``perceptron_epoch(w, b, X, y, lr)`` -> (w, b, mistakes) after one in-order pass."""
+    X = np.array([[1.0, 2.0], [2.0, -1.0], [-1.0, -1.0], [0.5, 1.5], [-2.0, 1.0], [1.0, 1.0]])
+    y = np.array([0, 1, 0, 1, 1, 0])
+    w0, b0 = np.zeros(2), 0.0
+    name = "perceptron_epoch(w=[0, 0], b=0, X, y, lr=1.0)"
+    got_w, got_b, got_m = _epoch_answer(perceptron_epoch, w0, b0, X, y, 1.0, name)
+    want_w, want_b, want_m = _epoch(w0, b0, X, y, 1.0)
+    got = np.append(got_w, got_b)
+    for kwargs, message, hint in [
+        (dict(strict=False), "predicts 1 when w . x + b = 0.",
+         "The perceptron outputs 1 only when w . x + b > 0 (strictly); at w = 0, b = 0 it says 0."),
+        (dict(batch=True), "computes every prediction with the starting weights and updates once.",
+         "Update w and b immediately after each misclassified example, before looking at the next."),
+    ]:
+        bad_w, bad_b, _ = _epoch(w0, b0, X, y, 1.0, **kwargs)
+        expect(not np.allclose(got, np.append(bad_w, bad_b)), f"{name} {message}", hint)
+    expect(np.allclose(got, np.append(want_w, want_b)),
+           f"{name} gives w = {got_w}, b = {got_b:g}; expected w = {want_w}, b = {want_b:g}.",
+           "Walk through the 6 examples by hand: [1, 2] (label 0) is right at w = 0; [2, -1] "
+           "(label 1) is wrong, so w becomes [2, -1] and b becomes 1; and so on.")
+    expect(got_m == want_m, f"{name} reports {got_m:g} mistakes, expected {want_m}.",
+           "Count the examples that caused an update during this pass.")
+
+    w0, b0 = np.array([0.5, -0.2]), 0.1
+    name = "perceptron_epoch(w=[0.5, -0.2], b=0.1, X, y, lr=0.3)"
+    got_w, got_b, got_m = _epoch_answer(perceptron_epoch, w0, b0, X, y, 0.3, name)
+    want_w, want_b, want_m = _epoch(w0, b0, X, y, 0.3)
+    expect(not np.allclose(np.append(got_w, got_b), np.append(*_epoch(w0, b0, X, y, 1.0)[:2])),
+           f"{name} ignores the learning rate lr.", "Multiply each update by lr.")
+    expect_close(np.append(got_w, got_b), np.append(want_w, want_b), name=f"(w, b) from {name}",
+                 hint="Start from the w and b that were passed in, not from zeros.")
+    expect(got_m == want_m, f"{name} reports {got_m:g} mistakes, expected {want_m}.")
+    return "One more loop around it and you have dlcore.perceptron.Perceptron.fit."
+
+
+# ---- exercise 3 ---------------------------------------------------------------------------------
+
+
+@checker("binary cross-entropy from logits, without overflow")
+def ex3(stable_bce):
+    """``stable_bce(z, y)``: logits z (N,), labels y (N,) -> the mean binary cross-entropy."""
+    z = np.array([-2.0, -0.5, 0.0, 1.0, 3.0])
+    y = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
+    name = "stable_bce(z, y) for 5 moderate logits"
+    with np.errstate(all="ignore"):
+        got = _scalar(call(stable_bce, z.copy(), y.copy()), name)
+    expect(np.isfinite(got), f"{name} is {got} (NaN or inf).", "Look for a division by zero or the log of zero.")
+    expected = _bce(z, y)
+    per_example_sum = expected * len(z)
+    expect(not np.isclose(got, per_example_sum), f"{name} is the sum over the examples, not the mean.",
+           "Divide by the number of examples, or use np.mean.")
+    flipped = _bce(z, 1 - y)
+    expect(not np.isclose(got, flipped), f"{name} swaps the roles of the labels 0 and 1.",
+           "For label 1 the loss is -log(sigmoid(z)), which is small when z is large.")
+    expect_close(got, expected, name=name,
+                 hint="Per example: max(z, 0) - z * y + log(1 + exp(-|z|)).")
+    z = np.array([1000.0, -1000.0, 1000.0, -1000.0, 40.0])
+    y = np.array([0.0, 1.0, 1.0, 0.0, 0.0])
+    name = "stable_bce(z, y) for logits of +-1000 and 40"
+    with np.errstate(all="ignore"):
+        try:
+            got = _scalar(call(stable_bce, z.copy(), y.copy()), name)
+        except CheckFailure as failure:
+            raise CheckFailure(failure.message, "Never compute exp of a large positive number: use "
+                               "exp(-|z|), which is at most 1.") from None
+    expect(np.isfinite(got), f"{name} is {got}: the large logits overflowed.",
+           "Write the loss as max(z, 0) - z * y + log1p(exp(-|z|)); exp then never sees a large "
+           "positive argument.")
+    expect_close(got, _bce(z, y), rtol=1e-9, name=name,
+                 hint="Two of these examples are confidently wrong and cost 1000 each; the others cost "
+                      "(almost) nothing, except z = 40 with label 0, which costs 40.")
+    return "It is exact for logits of any size."
+
+
+# ---- exercise 4 ---------------------------------------------------------------------------------
+
+
+def _xor_sets():
+    """The four XOR corners, and a synthetic set of 100 points in tight clusters at the corners."""
+    corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y_corners = np.array([0, 1, 1, 0])
+    rng = np.random.default_rng(5)
+    which = rng.integers(0, 4, size=100)
+    clusters = corners[which] + 0.1 * rng.standard_normal((100, 2))
+    return [("the four XOR corners", corners, y_corners),
+            ("100 synthetic points clustered around the corners", clusters, y_corners[which])]
+
+
+@checker("features that make XOR learnable")
+def ex4(xor_features):
+    """``xor_features(X)``: X (N, 2) -> F (N, K); a perceptron on F must fit XOR perfectly."""
+    from ..perceptron import Perceptron  # noqa: PLC0415
+
+    for what, X, y in _xor_sets():
+        name = f"xor_features(X) for {what}, X of shape {X.shape}"
+        F = expect_array(call(xor_features, X.copy()), name=name)
+        expect(F.ndim != 1, f"{name} has shape {F.shape}: one number per point, but a feature matrix "
+               "needs two axes.", "Return shape (N, K), e.g. with np.column_stack([...]).")
+        F = expect_array(F, shape=(len(X), None), name=name)
+        expect(F.shape[1] >= 1, f"{name} has no columns.")
+        expect(not (F.shape[1] == 2 and np.allclose(F, X)),
+               f"{name} returns the inputs unchanged; no line separates XOR in those.",
+               "Add a feature that combines x1 and x2, such as their product x1 * x2.")
+        model = Perceptron(F.shape[1]).fit(F.astype(np.float64), y, max_epochs=1000)
+        accuracy = float(np.mean(model.predict(F.astype(np.float64)) == y))
+        expect(accuracy == 1.0,
+               f"with your features a perceptron reaches only {accuracy:.0%} on {what} "
+               f"({F.shape[1]} feature(s) per point).",
+               "The label is 1 when exactly one input is 1. Which single number, computed from x1 and "
+               "x2, is large for (1, 1) but not for (0, 1) or (1, 0)?")
+    return "With the right feature, a straight line (a plane) separates XOR."

@@ -1,0 +1,190 @@
+"""Direct tests of the chapter 02 checkers: the reference answers pass, odd answers fail kindly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcore.exercises import ch02 as check
+from dlcore.exercises import reset_results, results
+
+# ---- reference solutions (the same as in exercises/solutions/02_gradient_descent.ipynb) ----
+
+
+def pairwise_sq_distances(A, B):
+    diff = A[:, None, :] - B[None, :, :]
+    return (diff**2).sum(axis=-1)
+
+
+def rosenbrock_grad(w):
+    x, y = w
+    return np.array([-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)])
+
+
+def momentum_descent(grad, x0, lr, momentum, steps):
+    x = np.array(x0, dtype=np.float64)
+    velocity = np.zeros_like(x)
+    path = [x.copy()]
+    for _ in range(steps):
+        velocity = momentum * velocity + grad(x)
+        x = x - lr * velocity
+        path.append(x.copy())
+    return np.array(path)
+
+
+def fit_linear_regression(X, y, lr, steps):
+    theta = np.zeros(X.shape[1])
+    for _ in range(steps):
+        theta = theta - lr * (2 / len(y)) * (X.T @ (X @ theta - y))
+    return theta
+
+
+REFERENCE = {"ex1": pairwise_sq_distances, "ex2": rosenbrock_grad, "ex3": momentum_descent,
+             "ex4": fit_linear_regression}
+
+
+def _raises(*args):
+    raise ValueError("boom")
+
+
+def _not_done(*args):
+    raise NotImplementedError("Exercise: replace this line with your code")
+
+
+def _run(capsys, name, answer):
+    """Run checker ``name`` on ``answer``; return (passed, printed text)."""
+    reset_results()
+    getattr(check, name)(answer)           # must never raise
+    out = capsys.readouterr().out
+    return results()[f"ch02.{name}"], out
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_reference_solution_passes(capsys, name):
+    passed, out = _run(capsys, name, REFERENCE[name])
+    assert passed, out
+    assert out.startswith("✓")
+
+
+COMMON_BAD = [
+    ("None instead of a function", None, "None"),
+    ("a number instead of a function", 42, "Expected a function"),
+    ("a function that raises", _raises, "ValueError: boom"),
+    ("the untouched stub", _not_done, "Not done yet"),
+    ("a function that returns None", lambda *a: None, "Did you forget a `return`"),
+    ("a function that returns text", lambda *a: "abc", "should hold numbers"),
+    ("a function that returns NaN", lambda *a: np.full((3, 2), np.nan), "NaN"),
+    ("a function with the wrong arguments", lambda: 0, "TypeError"),
+]
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+@pytest.mark.parametrize("desc, answer, words", COMMON_BAD, ids=[c[0] for c in COMMON_BAD])
+def test_odd_answers_fail_with_a_message(capsys, name, desc, answer, words):
+    passed, out = _run(capsys, name, answer)
+    assert passed is False, f"{name} accepted {desc}"
+    assert out.startswith("✗") and words in out, out
+
+
+def _assert_feedback(capsys, name, cases):
+    for answer, words in cases:
+        passed, out = _run(capsys, name, answer)
+        assert passed is False and words in out, out
+        assert "Hint:" in out, out
+
+
+def test_ex1_specific_feedback(capsys):
+    _assert_feedback(capsys, "ex1", [
+        (lambda A, B: pairwise_sq_distances(A, B).T, "expected (3, 4): one row per row of A"),
+        (lambda A, B: (A[:, None, :] - B[None, :, :]) ** 2, "sum over the last axis"),
+        (lambda A, B: np.sqrt(pairwise_sq_distances(A, B)), "not their squares"),
+        (lambda A, B: ((A[:, None, :] - B[None, :, :]) ** 2).sum(axis=1), "expected (3, 4)"),
+        (lambda A, B: pairwise_sq_distances(A, B)[:, :1], "expected (3, 4)"),
+        (lambda A, B: np.abs(A[:, None, :] - B[None, :, :]).sum(axis=-1), "wrong values"),
+        (lambda A, B: pairwise_sq_distances(A, B)[:3, :4], "(7, 4)"),   # only right for the small case
+    ])
+
+
+def test_ex2_specific_feedback(capsys):
+    def wrong_dy(w):
+        return rosenbrock_grad(w) * np.array([1.0, 0.5])
+
+    def wrong_dx_sign(w):
+        x, y = w
+        return np.array([-2 * (1 - x) + 400 * x * (y - x**2), 200 * (y - x**2)])
+
+    _assert_feedback(capsys, "ex2", [
+        (lambda w: -rosenbrock_grad(w), "wrong way"),
+        (wrong_dy, "df/dy"),
+        (wrong_dx_sign, "df/dx"),
+        (lambda w: rosenbrock_grad(w) + 1.0, "at the minimum (1, 1)"),
+        (lambda w: np.append(rosenbrock_grad(w), 0.0), "expected (2,)"),
+    ])
+    passed, _ = _run(capsys, "ex2", lambda w: rosenbrock_grad(w)[None, :])   # a (1, 2) row is fine
+    assert passed
+
+
+def test_ex3_specific_feedback(capsys):
+    def no_start(grad, x0, lr, momentum, steps):
+        return momentum_descent(grad, x0, lr, momentum, steps)[1:]
+
+    def in_place(grad, x0, lr, momentum, steps):
+        path = momentum_descent(grad, x0, lr, momentum, steps)
+        x0[:] = path[-1]
+        return path
+
+    def dampened(grad, x0, lr, momentum, steps):
+        x, v, path = np.array(x0, float), np.zeros(len(x0)), [np.array(x0, float)]
+        for _ in range(steps):
+            v = momentum * v + (1 - momentum) * grad(x)
+            x = x - lr * v
+            path.append(x)
+        return np.array(path)
+
+    _assert_feedback(capsys, "ex3", [
+        (no_start, "the path includes the start"),
+        (in_place, "changed the array x0"),
+        (lambda g, x0, lr, m, s: momentum_descent(g, x0, lr, 0.0, s), "ignores the momentum"),
+        (dampened, "(1 - momentum)"),
+        (lambda g, x0, lr, m, s: momentum_descent(g, x0, lr, m, s) * 1.01, "wrong values"),
+    ])
+
+
+def test_ex4_specific_feedback(capsys):
+    def no_two(X, y, lr, steps):
+        theta = np.zeros(X.shape[1])
+        for _ in range(steps):
+            theta = theta - lr / len(y) * (X.T @ (X @ theta - y))
+        return theta
+
+    def summed(X, y, lr, steps):
+        theta = np.zeros(X.shape[1])
+        for _ in range(steps):
+            theta = theta - lr * 2 * (X.T @ (X @ theta - y))
+        return theta
+
+    _assert_feedback(capsys, "ex4", [
+        (no_two, "without the factor 2"),
+        (summed, "sums the gradient"),
+        (lambda X, y, lr, s: -fit_linear_regression(X, y, lr, s), "*up* the gradient"),
+        (lambda X, y, lr, s: np.linalg.lstsq(X, y, rcond=None)[0], "least-squares solution"),  # no descent
+        (lambda X, y, lr, s: fit_linear_regression(X, y, lr, s)[:2], "expected (3,)"),
+        (lambda X, y, lr, s: fit_linear_regression(X, y, lr, min(s, 20)), "exactly `steps` steps"),
+    ])
+
+
+def test_checkers_do_not_let_the_answer_change_their_data(capsys):
+    def vandal(X, y, lr, steps):
+        theta = fit_linear_regression(X, y, lr, steps)
+        X[:] = 0
+        y[:] = 0
+        return theta
+
+    passed, out = _run(capsys, "ex4", vandal)
+    assert passed, out            # the checker passes copies, so the vandal changes nothing it uses
+
+
+def test_every_checker_is_registered():
+    from dlcore.exercises import checkers_of
+
+    assert checkers_of("ch02") == ["ex1", "ex2", "ex3", "ex4"]

@@ -1,0 +1,168 @@
+"""Direct tests of the chapter 03 checkers: the reference answers pass, odd answers fail kindly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcore.exercises import ch03 as check
+from dlcore.exercises import reset_results, results
+
+# ---- reference solutions (the same as in exercises/solutions/03_perceptron.ipynb) ----
+
+
+def signed_distance(w, b, X):
+    return (X @ w + b) / np.linalg.norm(w)
+
+
+def perceptron_epoch(w, b, X, y, lr):
+    mistakes = 0
+    for x_i, y_i in zip(X, y):
+        error = y_i - int(x_i @ w + b > 0)
+        if error:
+            w, b, mistakes = w + lr * error * x_i, b + lr * error, mistakes + 1
+    return w, b, mistakes
+
+
+def stable_bce(z, y):
+    return np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
+
+
+def xor_features(X):
+    return np.column_stack([X[:, 0], X[:, 1], X[:, 0] * X[:, 1]])
+
+
+REFERENCE = {"ex1": signed_distance, "ex2": perceptron_epoch, "ex3": stable_bce, "ex4": xor_features}
+
+
+def _raises(*args):
+    raise ValueError("boom")
+
+
+def _not_done(*args):
+    raise NotImplementedError("Exercise: replace this line with your code")
+
+
+def _run(capsys, name, answer):
+    """Run checker ``name`` on ``answer``; return (passed, printed text)."""
+    reset_results()
+    getattr(check, name)(answer)           # must never raise
+    out = capsys.readouterr().out
+    return results()[f"ch03.{name}"], out
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_reference_solution_passes(capsys, name):
+    passed, out = _run(capsys, name, REFERENCE[name])
+    assert passed, out
+    assert out.startswith("✓")
+
+
+COMMON_BAD = [
+    ("None instead of a function", None, "None"),
+    ("a number instead of a function", 42, "Expected a function"),
+    ("a function that raises", _raises, "ValueError: boom"),
+    ("the untouched stub", _not_done, "Not done yet"),
+    ("a function that returns None", lambda *a: None, "None"),
+    ("a function that returns text", lambda *a: "abc", "str"),
+    ("a function with the wrong arguments", lambda: 0, "TypeError"),
+]
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+@pytest.mark.parametrize("desc, answer, words", COMMON_BAD, ids=[c[0] for c in COMMON_BAD])
+def test_odd_answers_fail_with_a_message(capsys, name, desc, answer, words):
+    passed, out = _run(capsys, name, answer)
+    assert passed is False, f"{name} accepted {desc}"
+    assert out.startswith("✗") and words in out, out
+
+
+@pytest.mark.parametrize("name", ["ex1", "ex3", "ex4"])
+def test_nan_answers_fail(capsys, name):
+    passed, out = _run(capsys, name, lambda *a: np.full((4, 3), np.nan) if name == "ex4" else
+                       (np.full(4, np.nan) if name == "ex1" else np.nan))
+    assert passed is False and "NaN" in out, out
+
+
+def _assert_feedback(capsys, name, cases):
+    for answer, words in cases:
+        passed, out = _run(capsys, name, answer)
+        assert passed is False and words in out, out
+        assert "Hint:" in out, out
+
+
+def test_ex1_specific_feedback(capsys):
+    _assert_feedback(capsys, "ex1", [
+        (lambda w, b, X: X @ w + b, "not distances"),
+        (lambda w, b, X: (X @ w + b) / (w @ w), "|w|^2"),
+        (lambda w, b, X: np.abs(signed_distance(w, b, X)), "without their sign"),
+        (lambda w, b, X: -signed_distance(w, b, X), "wrong way round"),
+        (lambda w, b, X: signed_distance(w, b, X)[:, None], "expected (4,)"),
+        (lambda w, b, X: (X @ w) / np.linalg.norm(w), "wrong values"),          # forgets b
+    ])
+
+
+def test_ex2_specific_feedback(capsys):
+    def greedy(w, b, X, y, lr):              # predicts 1 at z = 0
+        mistakes = 0
+        for x_i, y_i in zip(X, y):
+            error = y_i - int(x_i @ w + b >= 0)
+            if error:
+                w, b, mistakes = w + lr * error * x_i, b + lr * error, mistakes + 1
+        return w, b, mistakes
+
+    def batch(w, b, X, y, lr):               # all predictions from the start weights
+        errors = y - (X @ w + b > 0).astype(int)
+        return w + lr * errors @ X, b + lr * errors.sum(), int(np.count_nonzero(errors))
+
+    def in_place(w, b, X, y, lr):
+        new_w, new_b, m = perceptron_epoch(w, b, X, y, lr)
+        w += 0.0 * w + 1.0
+        return new_w, new_b, m
+
+    def no_lr(w, b, X, y, lr):
+        return perceptron_epoch(w, b, X, y, 1.0)
+
+    def from_zero(w, b, X, y, lr):
+        return perceptron_epoch(np.zeros_like(w), 0.0, X, y, lr)
+
+    _assert_feedback(capsys, "ex2", [
+        (greedy, "predicts 1 when w . x + b = 0"),
+        (batch, "updates once"),
+        (in_place, "changed the array w"),
+        (no_lr, "ignores the learning rate"),
+        (from_zero, "not from zeros"),
+        (lambda w, b, X, y, lr: perceptron_epoch(w, b, X, y, lr)[:2], "three things"),
+        (lambda w, b, X, y, lr: (*perceptron_epoch(w, b, X, y, lr)[:2], 0), "mistakes, expected 3"),
+    ])
+
+
+def test_ex3_specific_feedback(capsys):
+    def naive(z, y):
+        p = 1 / (1 + np.exp(-z))
+        return np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    _assert_feedback(capsys, "ex3", [
+        (naive, "overflowed"),
+        (lambda z, y: len(z) * stable_bce(z, y), "the sum over the examples"),
+        (lambda z, y: stable_bce(z, 1 - y), "swaps the roles"),
+        (lambda z, y: np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))), "one number"),
+        (lambda z, y: stable_bce(z, y) + 0.1, "wrong values"),
+    ])
+
+
+def test_ex4_specific_feedback(capsys):
+    _assert_feedback(capsys, "ex4", [
+        (lambda X: X.copy(), "returns the inputs unchanged"),
+        (lambda X: X[:, 0] * X[:, 1], "needs two axes"),
+        (lambda X: np.column_stack([X, X.sum(axis=1)]), "reaches only"),
+        (lambda X: xor_features(X)[:-1], "expected (4, any)"),
+    ])
+    passed, out = _run(capsys, "ex4", lambda X: np.column_stack([X, (X[:, 0] - X[:, 1]) ** 2]))
+    assert passed, out                       # any feature that separates XOR is accepted
+
+
+def test_every_checker_is_registered():
+    from dlcore.exercises import checkers_of
+
+    assert checkers_of("ch03") == ["ex1", "ex2", "ex3", "ex4"]
