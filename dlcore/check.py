@@ -67,7 +67,7 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
 def gradcheck(module, x, *args, eps: float = 1e-6, generator=None) -> float:
     """Check ``module.backward`` against finite differences; return the relative error.
 
-    The module's output y = module(x, *args) is reduced to a scalar with a fixed random
+    The module's output ``y = module(x, *args)`` is reduced to a scalar with a fixed random
     projection, ``L = sum(r * y)`` with r ~ N(0, 1), so every output entry matters. Then
     ``backward(r)`` is compared with the numerical gradient of L for the input x and for
     every parameter. The result is the largest of the norm-wise relative errors (see

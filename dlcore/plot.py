@@ -27,10 +27,78 @@ CMAP = "viridis"
 DIVERGING_CMAP = "RdBu_r"
 
 
+def describe_figure(fig) -> str:
+    """A short text description of a figure, from its titles and axis labels.
+
+    Used as the alt text of figures in the rendered book, e.g.
+    ``"Figure: Loss per step (x: step, y: loss)"``.
+    """
+    parts = []
+    suptitle = getattr(fig, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text():
+        parts.append(suptitle.get_text())
+    for ax in fig.get_axes():
+        title = ax.get_title() or ax.get_title(loc="left") or ax.get_title(loc="right")
+        labels = [f"{k}: {v}" for k, v in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if v]
+        if title or labels:
+            parts.append((title or "panel") + (f" ({', '.join(labels)})" if labels else ""))
+    text = "; ".join(parts[:8]) or "a figure without titles or axis labels"
+    return "Figure: " + " ".join(text.split())
+
+
+def _wrap_figure_formatter(ip) -> None:
+    """Wrap IPython's PNG printer for Figures so that it also returns ``alt`` metadata."""
+    from matplotlib.figure import Figure
+
+    formatter = ip.display_formatter.formatters["image/png"]
+    try:
+        original = formatter.lookup_by_type(Figure)
+    except KeyError:  # the inline backend registers its printer after the cell that imports pyplot
+        return
+    if getattr(original, "_dlcore_alt", False):
+        return
+
+    def png_with_alt(fig):
+        data = original(fig)
+        if data is None or isinstance(data, tuple):
+            return data
+        return data, {"alt": describe_figure(fig)}
+
+    png_with_alt._dlcore_alt = True
+    formatter.for_type(Figure, png_with_alt)
+
+
+def _add_alt_text_to_inline_figures() -> None:
+    """In IPython, attach :func:`describe_figure` to each PNG figure as ``alt`` metadata.
+
+    The book build (book/_ext/book_site.py) turns that metadata into the ``alt``
+    attribute of the image, so screen readers get a description.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: nothing to do
+        return
+    ip = get_ipython()
+    if ip is None or not hasattr(ip, "events") or getattr(ip, "_dlcore_alt_hook", False):
+        return
+    ip._dlcore_alt_hook = True
+    import matplotlib.pyplot as plt
+
+    plt.close(plt.figure())  # loads the inline backend now, which registers its PNG printer
+    _wrap_figure_formatter(ip)
+    # and again after any cell that re-configured it (e.g. `%matplotlib inline`)
+    ip.events.register("post_run_cell", lambda *_: _wrap_figure_formatter(ip))
+
+
 def use_style() -> None:
-    """Apply the book's matplotlib style (palette, sizes, grid)."""
+    """Apply the book's matplotlib style (palette, sizes, grid).
+
+    In a notebook it also gives every figure an alt text (see :func:`describe_figure`).
+    """
     import matplotlib as mpl
     from cycler import cycler
+
+    _add_alt_text_to_inline_figures()
 
     mpl.rcParams.update(
         {

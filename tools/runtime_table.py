@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     gpu = json.loads(args.gpu.read_text()) if args.gpu.exists() else {}
     machine = f"{os.cpu_count()} CPU cores, {platform.system()} {platform.machine()}, Python {platform.python_version()}"
     args.out.write_text(table(cpu, gpu, machine))
-    print(f"wrote {args.out.relative_to(ROOT)} ({len(cpu)} notebooks)")
+    print(f"wrote {args.out} ({len(cpu)} notebooks)")
     return 0
 
 

@@ -8,6 +8,9 @@
   no mode is stored yet; we start such a visit in "auto" mode (follow the system).
 * The widget manager typesets labels with MathJax 2's ``MathJax.Hub.Queue``; a small
   deferred shim (static/mathjax-v2-shim.js) maps it onto MathJax 3.
+* Figures get alt text: dlcore.plot stores a description of each figure in the PNG
+  output's metadata (``alt``); myst-nb keeps only width and height from there, so we
+  copy ``alt`` onto the image node as well.
 * The vendored widget manager loads its icon fonts through require.js by module name;
   we point that name at the vendored copy, relative to the page.
 """
@@ -37,11 +40,31 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = unique
 
 
+def _keep_alt_text() -> None:
+    from myst_nb.core.render import NbElementRenderer
+
+    original = NbElementRenderer.render_image
+    if getattr(original, "_book_site", False):
+        return
+
+    def render_image(self, data):
+        nodes = original(self, data)
+        alt = data.output_metadata.get(data.mime_type, {}).get("alt")
+        for node in nodes:
+            if alt and not node.get("alt"):
+                node["alt"] = str(alt)
+        return nodes
+
+    render_image._book_site = True
+    NbElementRenderer.render_image = render_image
+
+
 def _add_static_path(app):
     app.config.html_static_path.append(str(Path(__file__).parent / "static"))
 
 
 def setup(app):
+    _keep_alt_text()
     app.connect("builder-inited", _add_static_path)
     app.add_js_file(None, body=EARLY_JS, priority=10)
     # after MathJax (priority 500, deferred), before the widgets render

@@ -42,7 +42,7 @@ class Standardizer:
             are centred, not blown up).
 
     Attributes (after ``fit``):
-        mean_, std_: float64 arrays that broadcast against the input, e.g. ``(1, D)``
+        ``mean_``, ``std_``: float64 arrays that broadcast against the input, e.g. ``(1, D)``
             or ``(1, C, 1, 1)``.
 
     Example::

@@ -62,7 +62,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def calculate_fan_in_and_fan_out(shape: tuple[int, ...]) -> tuple[int, int]:
-    """Fan-in and fan-out of a weight of ``shape`` (out, in, *kernel), as in PyTorch."""
+    """Fan-in and fan-out of a weight of shape ``(out, in, *kernel)``, as in PyTorch."""
     if len(shape) < 2:
         raise ValueError(f"fan in and fan out need a weight with at least 2 axes, got {shape}")
     receptive_field = math.prod(shape[2:])
@@ -107,7 +107,7 @@ def ones_(tensor):
 def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="relu", generator=None):
     """He initialisation, uniform: U(-b, b) with ``b = gain * sqrt(3 / fan)``.
 
-    ``tensor`` has shape (out, in, *kernel); ``a`` is the negative slope used when
+    ``tensor`` has shape ``(out, in, *kernel)``; ``a`` is the negative slope used when
     ``nonlinearity='leaky_relu'``. Keeps the variance of activations constant through
     ReLU layers (He et al., 2015).
     """

@@ -67,6 +67,11 @@ def test_page(browser, base_url, site_root, doc):
         broken = page.evaluate(
             "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
         assert not broken, f"images that did not load: {broken}"
+        no_alt = page.evaluate(
+            "Array.from(document.querySelectorAll('main .cell_output img'))"
+            ".filter(i => !i.closest('.jupyter-widgets'))"
+            ".filter(i => !i.alt || /[.](png|jpe?g|svg)$/.test(i.alt)).map(i => i.src)")
+        assert not no_alt, f"figures without alt text: {no_alt}"
         assert "Traceback" not in page.inner_text("main") or doc.startswith("exercises/"), \
             "a traceback is shown on the page"
         if doc in SCREENSHOT_PAGES:
