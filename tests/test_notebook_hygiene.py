@@ -93,3 +93,16 @@ def test_citations_exist_in_the_bibliography():
         for group in re.findall(r"\{cite(?::[a-z]+)?\}`([^`]+)`", text):
             for key in group.split(","):
                 assert key.strip() in keys, f"{name} cites {key.strip()!r}, which is not in book/references.bib"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_relative_links_resolve(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for target in re.findall(r"\]\(([^)\s]+)\)", cell.source):
+            if re.match(r"^([a-z][a-z0-9+.-]*:|#|/)", target):
+                continue
+            file = target.split("#", 1)[0]
+            assert (path.parent / file).exists(), f"broken link {target!r} in {path.name}"

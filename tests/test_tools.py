@@ -46,3 +46,8 @@ def test_setup_cell_uses_the_one_repository_url():
     assert url.startswith("https://")
     src = notebook_cells.setup_cell_source()
     assert url in src and "google.colab" in src
+
+
+def test_relative_links_are_rebased_for_the_student_notebook():
+    src = "See [ch 4](../../chapters/04_x.ipynb#top), [web](https://a.b/c) and [here](#sec)."
+    assert mx.rebase_links(src) == "See [ch 4](../chapters/04_x.ipynb#top), [web](https://a.b/c) and [here](#sec)."

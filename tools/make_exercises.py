@@ -8,7 +8,9 @@ One source per exercise notebook, so the two versions cannot drift apart:
 * markdown between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->`` becomes
   *Write your answer here.*;
 * cells tagged ``solution-only`` are dropped;
-* " (solutions)" is removed from the title.
+* " (solutions)" is removed from the title;
+* relative links, written for the solution's folder, are re-based for the student
+  notebook one folder up (``../../chapters/x.ipynb`` becomes ``../chapters/x.ipynb``).
 
 ``python -m tools.make_exercises`` writes the files; ``--check`` only reports stale ones.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import posixpath
 import re
 import sys
 from pathlib import Path
@@ -63,6 +66,23 @@ def stub_markdown(source: str) -> str:
     return _MD_BLOCK.sub(MARKDOWN_STUB, source)
 
 
+_LINK = re.compile(r"(\]\()([^)\s]+)(\))")
+
+
+def rebase_links(source: str, from_dir: str = "exercises/solutions", to_dir: str = "exercises") -> str:
+    """Re-base relative markdown link targets from ``from_dir`` to ``to_dir``."""
+
+    def fix(match):
+        target = match.group(2)
+        if re.match(r"^([a-z][a-z0-9+.-]*:|#|/)", target):
+            return match.group(0)  # absolute URL, anchor or site-absolute path
+        path, hash_, anchor = target.partition("#")
+        rebased = posixpath.relpath(posixpath.normpath(posixpath.join(from_dir, path)), to_dir)
+        return match.group(1) + rebased + hash_ + anchor + match.group(3)
+
+    return _LINK.sub(fix, source)
+
+
 def student_version(nb):
     """Return the student notebook made from a solution notebook (a new object)."""
     nb = copy.deepcopy(nb)
@@ -75,7 +95,7 @@ def student_version(nb):
             cell.outputs = []
             cell.execution_count = None
         elif cell.cell_type == "markdown":
-            cell.source = stub_markdown(cell.source)
+            cell.source = rebase_links(stub_markdown(cell.source))
         cells.append(cell)
     nb.cells = cells
     for cell in nb.cells:
