@@ -62,7 +62,10 @@ def test_page(browser, base_url, site_root, doc):
         if has_math:
             page.wait_for_selector("mjx-container", state="attached", timeout=20_000)
         if "application/vnd.jupyter.widget-view+json" in (site_root / f"{doc}.html").read_text():
-            page.wait_for_selector(".jupyter-widgets, .widget-slider, .widget-hslider", timeout=20_000)
+            # some widgets are hidden on purpose (finished progress bars): wait for a visible one
+            page.locator(".jupyter-widgets >> visible=true").first.wait_for(timeout=20_000)
+            assert page.locator(".widget-slider, .widget-hslider, .widget-button, .widget-dropdown, "
+                                ".widget-toggle-buttons, .widget-image").count() > 0, "no widget control rendered"
 
         broken = page.evaluate(
             "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")

@@ -1,0 +1,156 @@
+"""Direct tests of the chapter 07 checkers: the reference answers pass, odd answers fail kindly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcore.exercises import ch07 as check
+from dlcore.exercises import reset_results, results
+
+# ---- reference solutions (the same as in exercises/solutions/07_generalization.ipynb) ----
+
+
+def per_class_metrics(cm):
+    tp = np.diag(cm).astype(float)
+    predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(tp), where=total > 0)
+    return precision, recall, f1
+
+
+def ridge_fit(Phi, y, lam):
+    D = Phi.shape[1]
+    return np.linalg.solve(Phi.T @ Phi + lam * np.eye(D), Phi.T @ y)
+
+
+def early_stopping(val_losses, patience):
+    best_loss, best_epoch = float("inf"), 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < best_loss:
+            best_loss, best_epoch = loss, epoch
+        elif epoch - best_epoch >= patience:
+            return best_epoch, epoch
+    return best_epoch, len(val_losses) - 1
+
+
+REFERENCE = {"ex1": per_class_metrics, "ex2": ridge_fit, "ex3": early_stopping}
+
+
+def _raises(*args, **kwargs):
+    raise ValueError("boom")
+
+
+def _not_done(*args, **kwargs):
+    raise NotImplementedError("Exercise: replace this line with your code")
+
+
+def _run(capsys, name, answer):
+    """Run checker ``name`` on ``answer``; return (passed, printed text)."""
+    reset_results()
+    getattr(check, name)(answer)           # must never raise
+    out = capsys.readouterr().out
+    return results()[f"ch07.{name}"], out
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_reference_solution_passes(capsys, name):
+    passed, out = _run(capsys, name, REFERENCE[name])
+    assert passed, out
+    assert out.startswith("✓")
+
+
+COMMON_BAD = [
+    ("None instead of a function", None, "None"),
+    ("a number instead of a function", 42, "Expected a function"),
+    ("a function that raises", _raises, "ValueError: boom"),
+    ("the untouched stub", _not_done, "Not done yet"),
+    ("a function that returns None", lambda *a, **k: None, "forget a `return`"),
+    ("a function with the wrong arguments", lambda: 1, "TypeError"),
+]
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+@pytest.mark.parametrize("desc, answer, words", COMMON_BAD, ids=[c[0] for c in COMMON_BAD])
+def test_odd_answers_fail_with_a_message(capsys, name, desc, answer, words):
+    passed, out = _run(capsys, name, answer)
+    assert passed is False, f"{name} accepted {desc}"
+    assert out.startswith("✗") and words in out, out
+
+
+def test_ex1_specific_feedback(capsys):
+    def naive(cm):
+        tp = np.diag(cm)
+        precision, recall = tp / cm.sum(axis=0), tp / cm.sum(axis=1)
+        return precision, recall, 2 * precision * recall / (precision + recall)
+
+    def arithmetic(cm):
+        p, r, _ = per_class_metrics(cm)
+        return p, r, (p + r) / 2
+
+    cases = [
+        (lambda cm: per_class_metrics(cm.T), "swapped"),
+        (arithmetic, "arithmetic mean"),
+        (naive, "return 0.0 for it"),
+        (lambda cm: per_class_metrics(cm)[:2], "tuple (precision, recall, f1)"),
+        (lambda cm: tuple(m.mean() for m in per_class_metrics(cm)), "shape (), expected (3,)"),
+        (lambda cm: tuple(m[:, None] for m in per_class_metrics(cm)), "shape (3, 1), expected (3,)"),
+        (lambda cm: (np.diag(cm) / cm.sum(), *per_class_metrics(cm)[1:]), "precision"),
+        (lambda cm: per_class_metrics(cm[:3, :3]) if len(cm) > 3 else per_class_metrics(cm), "(4,)"),
+        (lambda cm: "0.6", "got a str"),
+    ]
+    for answer, words in cases:
+        passed, out = _run(capsys, "ex1", answer)
+        assert passed is False and words in out, out
+        assert "Hint:" in out
+    passed, out = _run(capsys, "ex1", lambda cm: (["a"] * len(cm), *per_class_metrics(cm)[1:]))
+    assert passed is False and "should hold numbers" in out, out
+
+
+def test_ex2_specific_feedback(capsys):
+    cases = [
+        (lambda Phi, y, lam: ridge_fit(Phi, y, 0.0), "lam is ignored"),
+        (lambda Phi, y, lam: ridge_fit(Phi, y, lam * len(y)), "lam * n"),
+        (lambda Phi, y, lam: ridge_fit(Phi, y, np.sqrt(lam)), "sqrt(lam)"),
+        (lambda Phi, y, lam: ridge_fit(Phi, y, lam)[:, None], "shape (3, 1), expected (3,)"),
+        (lambda Phi, y, lam: ridge_fit(Phi, y, lam)[:2], "expected (3,)"),
+        (lambda Phi, y, lam: ridge_fit(Phi, y, -lam), "wrong values"),
+        (lambda Phi, y, lam: np.full(3, np.nan), "NaN"),
+        (lambda Phi, y, lam: "w", "should hold numbers"),
+    ]
+    for answer, words in cases:
+        passed, out = _run(capsys, "ex2", answer)
+        assert passed is False and words in out, out
+
+
+def test_ex3_specific_feedback(capsys):
+    def non_strict(losses, patience):
+        best_loss, best_epoch = float("inf"), 0
+        for epoch, loss in enumerate(losses):
+            if loss <= best_loss:
+                best_loss, best_epoch = loss, epoch
+            elif epoch - best_epoch >= patience:
+                return best_epoch, epoch
+        return best_epoch, len(losses) - 1
+
+    cases = [
+        (lambda l, p: tuple(e + 1 for e in early_stopping(l, p)), "one more than expected"),
+        (non_strict, "strictly lower"),
+        (lambda l, p: (int(np.argmin(l)), len(l) - 1), "stop_epoch 6, expected 4"),
+        (lambda l, p: (min(l), early_stopping(l, p)[1]), "whole number"),
+        (lambda l, p: early_stopping(l, p)[0], "tuple (best_epoch, stop_epoch)"),
+        (lambda l, p: early_stopping(l, p + 1), "expected 4"),
+        (lambda l, p: early_stopping(list(l)[:5] if isinstance(l, np.ndarray) else l, p),
+         "NumPy array"),
+    ]
+    for answer, words in cases:
+        passed, out = _run(capsys, "ex3", answer)
+        assert passed is False and words in out, out
+
+
+def test_every_checker_is_registered():
+    from dlcore.exercises import checkers_of
+
+    assert checkers_of("ch07") == ["ex1", "ex2", "ex3"]
