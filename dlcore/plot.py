@@ -34,10 +34,13 @@ def describe_figure(fig) -> str:
     ``"Figure: Loss per step (x: step, y: loss)"``.
     """
     parts = []
+    axes = fig.get_axes()
     suptitle = getattr(fig, "_suptitle", None)
     if suptitle is not None and suptitle.get_text():
         parts.append(suptitle.get_text())
-    for ax in fig.get_axes():
+        if len(axes) > 4:  # a grid of images: the overall title says it best
+            return "Figure: " + " ".join(f"{parts[0]} ({len(axes)} panels)".split())
+    for ax in axes:
         title = ax.get_title() or ax.get_title(loc="left") or ax.get_title(loc="right")
         labels = [f"{k}: {v}" for k, v in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if v]
         if title or labels:

@@ -11,8 +11,9 @@
 * Figures get alt text: dlcore.plot stores a description of each figure in the PNG
   output's metadata (``alt``); myst-nb keeps only width and height from there, so we
   copy ``alt`` onto the image node as well.
-* The vendored widget manager loads its icon fonts through require.js by module name;
-  we point that name at the vendored copy, relative to the page.
+* The vendored widget manager's bundles find their icon fonts next to their module's
+  URL, which require.js derives from the module name; we map those names into the
+  vendored folder, relative to the page.
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ from pathlib import Path
 
 EARLY_JS = """
 if (!document.documentElement.dataset.mode) { document.documentElement.dataset.mode = "auto"; }
-var require = { paths: { "@jupyter-widgets/html-manager/dist":
-    (document.documentElement.dataset.content_root || "./") + "vendor/html-manager" } };
+var require = (function () {
+  var dir = (document.documentElement.dataset.content_root || "./") + "vendor/html-manager";
+  var paths = { "@jupyter-widgets/html-manager/dist": dir };
+  ["base", "base7", "controls", "controls7", "html-manager", "output"].forEach(function (m) { paths["@jupyter-widgets/" + m] = dir + "/" + m; });
+  return { paths: paths };
+})();
 """
 
 

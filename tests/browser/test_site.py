@@ -66,6 +66,8 @@ def test_page(browser, base_url, site_root, doc):
             page.locator(".jupyter-widgets >> visible=true").first.wait_for(timeout=20_000)
             assert page.locator(".widget-slider, .widget-hslider, .widget-button, .widget-dropdown, "
                                 ".widget-toggle-buttons, .widget-image").count() > 0, "no widget control rendered"
+            page.wait_for_load_state("networkidle")  # fonts and images the widgets asked for
+            page.wait_for_timeout(500)
 
         broken = page.evaluate(
             "Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
