@@ -147,3 +147,17 @@ def test_vendored_assets_are_in_their_own_folder(site_root):
     assert (site_root / "vendor" / "mathjax" / "tex-mml-chtml.js").exists()
     assert (site_root / "vendor" / "html-manager" / "embed-amd.js").exists()
     assert not list(Path(site_root / "_static").glob("**/tex-mml-chtml.js"))
+
+
+def test_headings_are_in_order(site_root):
+    """Accessibility: each page's article starts with one h1 and never skips a level."""
+    bad = []
+    for doc in PAGES:
+        html = (site_root / f"{doc}.html").read_text(errors="replace")
+        article = html.split("<article", 1)[-1].split("</article>", 1)[0]
+        article = re.sub(r"<script.*?</script>", "", article, flags=re.DOTALL)
+        levels = [int(x) for x in re.findall(r"<h([1-6])[ >]", article)]
+        if not levels or levels[0] != 1 or levels.count(1) != 1:
+            bad.append(f"{doc}: heading levels start {levels[:5]} (want exactly one h1, first)")
+        bad += [f"{doc}: h{a} followed by h{b}" for a, b in zip(levels, levels[1:]) if b > a + 1]
+    assert not bad, "\n".join(bad)
