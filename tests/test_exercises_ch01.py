@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from checker_helpers import SHARED_BAD, run_checker
 
 from dlcore.exercises import ch01 as check
-from dlcore.exercises import reset_results, results
 
 # ---- reference solutions (the same as in exercises/solutions/01_introduction.ipynb) ----
 
@@ -27,20 +27,9 @@ def zero_or_one(images):
 REFERENCE = {"ex1": accuracy, "ex2": class_means, "ex3": zero_or_one}
 
 
-def _raises(*args):
-    raise ValueError("boom")
-
-
-def _not_done(*args):
-    raise NotImplementedError("Exercise: replace this line with your code")
-
-
 def _run(capsys, name, answer):
     """Run checker ``name`` on ``answer``; return (passed, printed text)."""
-    reset_results()
-    getattr(check, name)(answer)           # must never raise
-    out = capsys.readouterr().out
-    return results()[f"ch01.{name}"], out
+    return run_checker(capsys, check, name, answer)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
@@ -51,11 +40,7 @@ def test_reference_solution_passes(capsys, name):
 
 
 # Odd answers every checker must survive: (description, answer, words the message must contain).
-COMMON_BAD = [
-    ("None instead of a function", None, "None"),
-    ("a number instead of a function", 42, "Expected a function"),
-    ("a function that raises", _raises, "ValueError: boom"),
-    ("the untouched stub", _not_done, "Not done yet"),
+COMMON_BAD = SHARED_BAD + [
     ("a function that returns None", lambda *a: None, "Did you forget a `return`"),
     ("a function that returns text", lambda *a: "0.75", "should hold numbers"),
 ]

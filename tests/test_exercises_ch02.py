@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from checker_helpers import SHARED_BAD, run_checker
 
 from dlcore.exercises import ch02 as check
-from dlcore.exercises import reset_results, results
 
 # ---- reference solutions (the same as in exercises/solutions/02_gradient_descent.ipynb) ----
 
@@ -43,20 +43,9 @@ REFERENCE = {"ex1": pairwise_sq_distances, "ex2": rosenbrock_grad, "ex3": moment
              "ex4": fit_linear_regression}
 
 
-def _raises(*args):
-    raise ValueError("boom")
-
-
-def _not_done(*args):
-    raise NotImplementedError("Exercise: replace this line with your code")
-
-
 def _run(capsys, name, answer):
     """Run checker ``name`` on ``answer``; return (passed, printed text)."""
-    reset_results()
-    getattr(check, name)(answer)           # must never raise
-    out = capsys.readouterr().out
-    return results()[f"ch02.{name}"], out
+    return run_checker(capsys, check, name, answer)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
@@ -66,11 +55,7 @@ def test_reference_solution_passes(capsys, name):
     assert out.startswith("✓")
 
 
-COMMON_BAD = [
-    ("None instead of a function", None, "None"),
-    ("a number instead of a function", 42, "Expected a function"),
-    ("a function that raises", _raises, "ValueError: boom"),
-    ("the untouched stub", _not_done, "Not done yet"),
+COMMON_BAD = SHARED_BAD + [
     ("a function that returns None", lambda *a: None, "Did you forget a `return`"),
     ("a function that returns text", lambda *a: "abc", "should hold numbers"),
     ("a function that returns NaN", lambda *a: np.full((3, 2), np.nan), "NaN"),

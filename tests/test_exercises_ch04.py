@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from checker_helpers import SHARED_BAD, run_checker
 
 from dlcore.exercises import ch04 as check
-from dlcore.exercises import reset_results, results
 
 # ---- reference solutions (the same as in exercises/solutions/04_activations.ipynb) ----
 
@@ -43,19 +43,9 @@ def gradient_at_input(f, df, weights, x, upstream):
 REFERENCE = {"ex1": stable_sigmoid, "ex2": softmax, "ex3": collapse, "ex4": gradient_at_input}
 
 
-def _raises(*args):
-    raise ValueError("boom")
-
-
-def _not_done(*args):
-    raise NotImplementedError("Exercise: replace this line with your code")
-
-
 def _run(capsys, name, answer):
-    reset_results()
-    getattr(check, name)(answer)           # must never raise
-    out = capsys.readouterr().out
-    return results()[f"ch04.{name}"], out
+    """Run checker ``name`` on ``answer``; return (passed, printed text)."""
+    return run_checker(capsys, check, name, answer)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
@@ -65,11 +55,7 @@ def test_reference_solution_passes(capsys, name):
     assert out.startswith("✓")
 
 
-COMMON_BAD = [
-    ("None instead of a function", None, "None"),
-    ("a number instead of a function", 42, "Expected a function"),
-    ("a function that raises", _raises, "ValueError: boom"),
-    ("the untouched stub", _not_done, "Not done yet"),
+COMMON_BAD = SHARED_BAD + [
     ("a function that returns None", lambda *a: None, "Did you forget a `return`"),
     ("a function that returns text", lambda *a: "0.5", "should hold numbers"),
 ]

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from checker_helpers import SHARED_BAD, run_checker
 
 from dlcore.autograd import Value
 from dlcore.exercises import ch05 as check
-from dlcore.exercises import reset_results, results
 
 # ---- reference solutions (the same as in exercises/solutions/05_backpropagation.ipynb) ----
 
@@ -47,19 +47,9 @@ def mlp_gradients(x, t, W1, b1, W2, b2):
 REFERENCE = {"ex1": value_sigmoid, "ex2": linear_backward, "ex3": numerical_gradient, "ex4": mlp_gradients}
 
 
-def _raises(*args):
-    raise ValueError("boom")
-
-
-def _not_done(*args):
-    raise NotImplementedError("Exercise: replace this line with your code")
-
-
 def _run(capsys, name, answer):
-    reset_results()
-    getattr(check, name)(answer)           # must never raise
-    out = capsys.readouterr().out
-    return results()[f"ch05.{name}"], out
+    """Run checker ``name`` on ``answer``; return (passed, printed text)."""
+    return run_checker(capsys, check, name, answer)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
@@ -69,11 +59,7 @@ def test_reference_solution_passes(capsys, name):
     assert out.startswith("✓")
 
 
-COMMON_BAD = [
-    ("None instead of a function", None, "None"),
-    ("a number instead of a function", 42, "Expected a function"),
-    ("a function that raises", _raises, "ValueError: boom"),
-    ("the untouched stub", _not_done, "Not done yet"),
+COMMON_BAD = SHARED_BAD + [
 ]
 
 

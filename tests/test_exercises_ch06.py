@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from checker_helpers import SHARED_BAD, run_checker
 
 from dlcore.exercises import ch06 as check
-from dlcore.exercises import reset_results, results
 
 # ---- reference solutions (the same as in exercises/solutions/06_training.ipynb) ----
 
@@ -34,20 +34,9 @@ def xavier_uniform(fan_in, fan_out, rng):
 REFERENCE = {"ex1": bce_with_logits, "ex2": adam_step, "ex3": xavier_uniform}
 
 
-def _raises(*args, **kwargs):
-    raise ValueError("boom")
-
-
-def _not_done(*args, **kwargs):
-    raise NotImplementedError("Exercise: replace this line with your code")
-
-
 def _run(capsys, name, answer):
     """Run checker ``name`` on ``answer``; return (passed, printed text)."""
-    reset_results()
-    getattr(check, name)(answer)           # must never raise
-    out = capsys.readouterr().out
-    return results()[f"ch06.{name}"], out
+    return run_checker(capsys, check, name, answer)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
@@ -57,11 +46,7 @@ def test_reference_solution_passes(capsys, name):
     assert out.startswith("✓")
 
 
-COMMON_BAD = [
-    ("None instead of a function", None, "None"),
-    ("a number instead of a function", 42, "Expected a function"),
-    ("a function that raises", _raises, "ValueError: boom"),
-    ("the untouched stub", _not_done, "Not done yet"),
+COMMON_BAD = SHARED_BAD + [
     ("a function that returns None", lambda *a, **k: None, "forget a `return`"),
     ("a function that returns text", lambda *a, **k: "0.75", "str"),
     ("a function with the wrong arguments", lambda: 1, "TypeError"),
