@@ -40,6 +40,8 @@ def test_setup_and_size_cells(path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code[0].source == notebook_cells.setup_cell_source(), \
         "the first code cell must be the Colab setup cell: run `make sync-cells`"
+    assert notebook_cells.SETUP_TAG in code[0].metadata.get("tags", []), \
+        "the setup cell is folded on the website: run `make sync-cells`"
     assert re.search(r"\bsetup\(", code[1].source), "the second code cell prints the size via setup()"
 
 

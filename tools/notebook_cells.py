@@ -49,16 +49,25 @@ def first_code_cell(nb):
     return next((c for c in nb.cells if c.cell_type == "code"), None)
 
 
+#: The setup cell is folded away on the website (it only matters on Colab).
+SETUP_TAG = "hide-input"
+
+
 def sync(paths=None) -> list[Path]:
-    """Rewrite the setup cell of each notebook; return the notebooks changed."""
+    """Rewrite the setup cell of each notebook (source and tag); return the notebooks changed."""
     changed = []
     source = setup_cell_source()
     for path in paths or notebooks():
         nb = nbformat.read(path, as_version=4)
         cell = first_code_cell(nb)
-        if cell is None or cell.source == source:
+        if cell is None:
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if cell.source == source and SETUP_TAG in tags:
             continue
         cell.source = source
+        if SETUP_TAG not in tags:
+            tags.append(SETUP_TAG)
         nbformat.write(nb, path)
         changed.append(path)
     return changed
