@@ -14,11 +14,13 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 
-# torch is a test dependency (and Part II's). pyproject asks for a range; here we choose
-# the build. Machines that ship a CPU wheel in /opt/wheels use it (an unpinned `torch`
-# from PyPI is a multi-GB CUDA build). GPU users: `make test TORCH=torch` or see the
-# appendix "Running this book".
-TORCH ?= $(if $(wildcard /opt/wheels/torch-2.13.0*),torch==2.13.0,'torch>=2.2')
+# torch and torchvision are Part II's (and the tests'). pyproject asks for ranges, and pip
+# resolves them to a matching pair. One install path for every machine. A CPU-only
+# machine that wants a smaller build can name the CPU wheel index, e.g.
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# (see the appendix "Running this book").
+TORCH_INDEX ?=
+PIP_TORCH_OPTS := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 
 NOTEBOOKS := $(sort $(wildcard chapters/*.ipynb)) $(sort $(wildcard exercises/solutions/*.ipynb))
 EXECUTED  := _build/executed
@@ -38,8 +40,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e ".[test,book]"
+	$(PY) -m pip install -q $(PIP_TORCH_OPTS) -e ".[test,book]"
 	touch $(STAMP)
 
 ## --- tests ---------------------------------------------------------------------------
