@@ -4,6 +4,15 @@ Each activation works elementwise on an array of any shape (Softmax along one ax
 returns an array of the same shape and dtype, and keeps what its backward pass needs.
 Sigmoid and softmax are written to be stable for inputs as large as +-1000: no overflow,
 no NaN, only harmless underflow to 0.
+
+Aliasing policy (the same in every dlcore layer and loss): what ``forward`` keeps for the
+backward pass is the layer's **private copy**, never an array the caller holds. The
+input is copied when backward needs it, and the returned output is a different array
+from the one kept. So editing the input or the output in place after ``forward``
+(``h = layer(x); h += 1``) cannot change the gradient ``backward`` computes: it is
+always the gradient at the values ``forward`` saw. (PyTorch instead detects such an edit
+and raises "modified by an inplace operation".) float16 input is refused, with a
+message, everywhere in dlcore (see ``dlcore.nn.module.reject_unsupported_dtype``).
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ import math
 
 import numpy as np
 
-from dlcore.nn.module import Module, as_float_array, check_grad_shape
+from dlcore.nn.module import Module, as_float_array, check_grad_shape, integer, real_number
 
 
 # -- stable functions, also used by the losses -----------------------------------------
@@ -58,7 +67,7 @@ class LeakyReLU(Module):
     """x for x > 0, ``negative_slope * x`` otherwise.  x: any shape -> same shape."""
 
     def __init__(self, negative_slope: float = 0.01):
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = real_number(negative_slope, "LeakyReLU negative_slope")
 
     def forward(self, x):
         x = as_float_array(x, "LeakyReLU")
@@ -80,7 +89,7 @@ class Sigmoid(Module):
 
     def forward(self, x):
         self._out = sigmoid(as_float_array(x, "Sigmoid"))
-        return self._out
+        return self._out.copy()  # the caller may edit its copy; ours stays as computed
 
     def backward(self, grad_output):
         out = self._cached("_out")
@@ -92,7 +101,7 @@ class Tanh(Module):
 
     def forward(self, x):
         self._out = np.tanh(as_float_array(x, "Tanh"))
-        return self._out
+        return self._out.copy()  # the caller may edit its copy; ours stays as computed
 
     def backward(self, grad_output):
         out = self._cached("_out")
@@ -108,14 +117,14 @@ class Softmax(Module):
     """
 
     def __init__(self, dim: int = -1):
-        self.dim = int(dim)
+        self.dim = integer(dim, "Softmax dim")
 
     def forward(self, x):
         x = as_float_array(x, "Softmax")
         if not -x.ndim <= self.dim < max(x.ndim, 1):
             raise ValueError(f"Softmax(dim={self.dim}) got an input of shape {x.shape}")
         self._out = softmax(x, axis=self.dim)
-        return self._out
+        return self._out.copy()  # the caller may edit its copy; ours stays as computed
 
     def backward(self, grad_output):
         p = self._cached("_out")
@@ -139,7 +148,7 @@ class GELU(Module):
         from scipy.special import erf
 
         x = as_float_array(x, "GELU")
-        self._x = x
+        self._x = x.copy()  # private: the caller may edit x in place after forward
         self._cdf = 0.5 * (1 + erf(x * (1 / math.sqrt(2))))
         return x * self._cdf
 

@@ -31,7 +31,9 @@ from dlcore.nn.module import (
 def _pair(value, what: str, minimum: int) -> tuple[int, int]:
     """Turn ``3`` or ``(3, 3)`` into ``(3, 3)``, checking both are integers >= minimum."""
     pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) for v in pair):
+    if len(pair) != 2 or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in pair
+    ):
         raise ValueError(f"{what} must be an integer or a pair of integers, got {value!r}")
     if any(v < minimum for v in pair):
         raise ValueError(f"{what} must be >= {minimum}, got {value!r}")

@@ -24,8 +24,13 @@ class Dropout(Module):
     """
 
     def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None):
-        if not isinstance(p, Real) or not 0.0 <= p <= 1.0:
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, Real) or not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout probability p must be between 0 and 1, got {p!r}")
+        if generator is not None and not isinstance(generator, np.random.Generator):
+            raise TypeError(
+                f"Dropout generator must be a numpy.random.Generator (np.random.default_rng(seed)), "
+                f"got {type(generator).__name__}"
+            )
         self.p = float(p)
         self.generator = generator
         self._mask = None

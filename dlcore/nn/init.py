@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from dlcore.nn.module import Parameter
+from dlcore.nn.module import Parameter, real_number
 
 _default_generator = np.random.default_rng(0)
 
@@ -78,6 +78,9 @@ def _fan(shape, mode: str) -> int:
 
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
     """Fill ``tensor`` (a Parameter or ndarray) in place from U(a, b); return it."""
+    a, b = real_number(a, "uniform_ a"), real_number(b, "uniform_ b")
+    if a > b:
+        raise ValueError(f"uniform_ needs a <= b, got a={a}, b={b}")
     array = _array_of(tensor)
     rng = generator if generator is not None else default_generator()
     array[...] = rng.uniform(a, b, size=array.shape)
@@ -86,6 +89,7 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     """Fill ``tensor`` in place from N(mean, std^2); return it."""
+    mean, std = real_number(mean, "normal_ mean"), real_number(std, "normal_ std", low=0.0)
     array = _array_of(tensor)
     rng = generator if generator is not None else default_generator()
     array[...] = rng.normal(mean, std, size=array.shape)

@@ -53,7 +53,8 @@ class Linear(Module):
                 f"Linear expected input of shape {shape_text('N', self.in_features)}, "
                 f"got {x.shape}{hint}"
             )
-        self._x = x
+        # A private copy: editing x in place after forward must not change the gradient.
+        self._x = x.copy()
         out = x @ self.weight.data.T.astype(x.dtype, copy=False)
         if self.bias is not None:
             out += self.bias.data.astype(x.dtype, copy=False)

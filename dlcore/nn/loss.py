@@ -7,7 +7,14 @@ dL/d(prediction), an array of the prediction's shape.
 NaN and inf policy: a loss is where every training step ends, so it is where ``dlcore``
 checks for them. A prediction or target containing NaN or inf raises FloatingPointError,
 with a hint, instead of letting a NaN loss silently turn the whole model into NaN. (The
-optimizers do the same for gradients; see ``dlcore.optim``.)
+optimizers do the same for gradients; see ``dlcore.optim``.) A loss that overflows (a
+float32 squared error beyond 3.4e38) raises FloatingPointError too, rather than
+returning inf.
+
+An empty batch (no samples) raises ValueError: its mean is 0 / 0, not a loss. float16
+predictions or targets raise TypeError, as everywhere in dlcore. Like the layers, a loss
+keeps private copies of what its backward needs, so editing the prediction or the target
+in place after ``forward`` does not change the gradient.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlcore.nn.activation import log_softmax, sigmoid
-from dlcore.nn.module import Module, as_float_array
+from dlcore.nn.module import Module, as_float_array, real_number, reject_unsupported_dtype
 
 
 def check_finite(array: np.ndarray, who: str, what: str) -> None:
@@ -34,10 +41,21 @@ class _Loss(Module):
 
     def _prediction_and_target(self, prediction, target, same_shape=True):
         who = type(self).__name__
-        prediction = as_float_array(prediction, who)
-        target = np.asarray(target)
+        prediction = as_float_array(prediction, who, "prediction")
+        if isinstance(target, (str, bytes)) or target is None:
+            raise TypeError(f"{who} expected a numeric target, got {type(target).__name__}")
+        try:
+            target = np.asarray(target)
+        except ValueError as error:
+            raise TypeError(f"{who} expected a numeric target: {error}") from None
         if target.dtype.kind not in "biuf":
             raise TypeError(f"{who} expected a numeric target, got dtype {target.dtype}")
+        reject_unsupported_dtype(target.dtype, who, "target")
+        if prediction.size == 0 or (prediction.ndim and prediction.shape[0] == 0):
+            raise ValueError(
+                f"{who} got an empty batch (prediction of shape {prediction.shape}): the mean "
+                f"loss over no samples is undefined. Check the slicing that made the batch."
+            )
         if same_shape and target.shape != prediction.shape:
             raise ValueError(
                 f"{who} expected target of the same shape as prediction {prediction.shape}, "
@@ -49,12 +67,25 @@ class _Loss(Module):
 
     def _scale(self, grad_output, dtype) -> np.ndarray:
         """The upstream scalar gradient (1.0 when this loss is the final output)."""
+        if isinstance(grad_output, np.ndarray) and grad_output.ndim == 0:
+            grad_output = grad_output[()]
         if np.ndim(grad_output) != 0:
             raise ValueError(
                 f"{type(self).__name__}.backward takes a scalar grad_output (the loss is a "
                 f"scalar), got an array of shape {np.shape(grad_output)}"
             )
-        return np.asarray(grad_output, dtype=dtype)
+        value = real_number(grad_output, f"{type(self).__name__}.backward grad_output")
+        return np.asarray(value, dtype=dtype)
+
+    def _finite_loss(self, loss):
+        """Raise FloatingPointError if the loss itself overflowed to inf."""
+        if not np.isfinite(loss):
+            raise FloatingPointError(
+                f"{type(self).__name__} overflowed: the loss is {loss} in {np.asarray(loss).dtype}, "
+                f"although every prediction and target is finite. The predictions are "
+                f"enormous; lower the learning rate, or compute in float64."
+            )
+        return loss
 
 
 class MSELoss(_Loss):
@@ -66,8 +97,9 @@ class MSELoss(_Loss):
 
     def forward(self, prediction, target):
         prediction, target = self._prediction_and_target(prediction, target)
-        self._diff = prediction - target.astype(prediction.dtype, copy=False)
-        return np.mean(self._diff * self._diff)
+        self._diff = prediction - target.astype(prediction.dtype, copy=False)  # a new array
+        with np.errstate(over="ignore"):
+            return self._finite_loss(np.mean(self._diff * self._diff))
 
     def backward(self, grad_output=1.0):
         """Returns ``grad_output * 2 (prediction - target) / n``, shaped like prediction."""
@@ -92,7 +124,7 @@ class CrossEntropyLoss(_Loss):
         log_probs = log_softmax(prediction, axis=1)
         rows = np.arange(len(labels))
         self._probs, self._labels_used = np.exp(log_probs), labels
-        return -np.mean(log_probs[rows, labels])
+        return self._finite_loss(-np.mean(log_probs[rows, labels]))
 
     def _labels(self, prediction, target) -> np.ndarray:
         if prediction.ndim != 2:
@@ -149,10 +181,13 @@ class BCEWithLogitsLoss(_Loss):
                 f"{target.min()} to {target.max()}"
             )
         z, y = prediction, target.astype(prediction.dtype, copy=False)
-        self._z, self._y = z, y
-        return np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
+        # n * dL/dz = sigmoid(z) - y, kept as a new array (not the caller's z or y)
+        self._residual = sigmoid(z) - y
+        with np.errstate(over="ignore"):
+            loss = np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
+        return self._finite_loss(loss)
 
     def backward(self, grad_output=1.0):
         """Returns ``grad_output * (sigmoid(prediction) - target) / n``, shaped like prediction."""
-        z = self._cached("_z")
-        return (sigmoid(z) - self._y) * (self._scale(grad_output, z.dtype) / z.size)
+        residual = self._cached("_residual")
+        return residual * (self._scale(grad_output, residual.dtype) / residual.size)

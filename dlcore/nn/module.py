@@ -13,7 +13,9 @@ new layer only has to assign them (``self.weight = Parameter(...)``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
+from numbers import Real
 
 import numpy as np
 
@@ -172,37 +174,69 @@ class Module:
         for name, child in self.named_children():
             child._collect_state(state, prefix + name + ".")
 
+    def _named_state_targets(self, prefix: str = ""):
+        """Yield ``(full_name, module, local_name, array)`` for every parameter and buffer,
+        in ``state_dict()`` order."""
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, self, name, value.data
+        for name in self._buffer_names:
+            yield prefix + name, self, name, getattr(self, name)
+        for name, child in self.named_children():
+            yield from child._named_state_targets(prefix + name + ".")
+
+    def _check_state_value(self, name: str, array: np.ndarray) -> str | None:
+        """Extra checks a layer makes on an array it is about to load (e.g. a variance
+        must not be negative); return a description of the problem, or None."""
+        return None
+
     def load_state_dict(self, state_dict, strict: bool = True) -> None:
         """Copy arrays from ``state_dict`` into this module's parameters and buffers.
 
         The copy is in place (so an optimizer that holds the parameters keeps working)
-        and casts to each parameter's dtype. Missing names, unexpected names and arrays
-        of the wrong shape raise one ValueError that lists all of them. With
-        ``strict=False`` missing and unexpected names are ignored; wrong shapes never are.
+        and casts to each parameter's dtype. **Every** array is checked before any is
+        copied, so on an error the module is left exactly as it was. Missing names,
+        unexpected names, arrays of the wrong shape, arrays that are not real numbers
+        (complex, strings, records, booleans, float16), and arrays with NaN or inf or with
+        values too large for the parameter's dtype raise one ValueError that lists all of
+        them. With ``strict=False`` missing and unexpected names are ignored; the other
+        problems never are.
         """
-        targets = {name: p.data for name, p in self.named_parameters()}
-        targets.update(dict(self.named_buffers()))
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(
+                f"load_state_dict expects a dict of name -> array (as returned by "
+                f"state_dict()), got {type(state_dict).__name__}"
+            )
+        targets = {name: (module, local, array) for name, module, local, array in self._named_state_targets()}
         missing = [name for name in targets if name not in state_dict]
         unexpected = [name for name in state_dict if name not in targets]
-        wrong_shape = [
-            f"{name}: expected shape {targets[name].shape}, got {np.shape(state_dict[name])}"
-            for name in targets
-            if name in state_dict and np.shape(state_dict[name]) != targets[name].shape
-        ]
+        bad = []
+        arrays = {}
+        for name, (module, local, target) in targets.items():
+            if name not in state_dict:
+                continue
+            problem, array = _check_loadable(state_dict[name], target)
+            if problem is None:
+                problem = module._check_state_value(local, array)
+            if problem is None:
+                arrays[name] = array
+            else:
+                bad.append(f"{name}: {problem}")
         problems = []
         if strict and missing:
             problems.append(f"missing arrays: {missing}")
         if strict and unexpected:
             problems.append(f"unexpected arrays: {unexpected}")
-        if wrong_shape:
-            problems.append("arrays with the wrong shape: " + "; ".join(wrong_shape))
+        if bad:
+            problems.append("arrays that cannot be loaded: " + "; ".join(bad))
         if problems:
             raise ValueError(
-                f"cannot load state into {type(self).__name__}: " + ", ".join(problems)
+                f"cannot load state into {type(self).__name__} (nothing was changed): "
+                + ", ".join(problems)
             )
-        for name, target in targets.items():
-            if name in state_dict:
-                np.copyto(target, np.asarray(state_dict[name]), casting="same_kind")
+        for name, array in arrays.items():
+            target = targets[name][2]
+            np.copyto(target, array, casting="unsafe")  # safe: checked by _check_loadable
 
     # -- printing ----------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -222,24 +256,50 @@ class Module:
 
 
 # -- input checking shared by the layers ---------------------------------------------
-def as_float_array(x, who: str) -> np.ndarray:
-    """Return ``x`` as a floating-point ndarray without copying float input.
+_DTYPE_HINT = "use float32 or float64 (e.g. x.astype(np.float32))"
+
+
+def reject_unsupported_dtype(dtype: np.dtype, who: str, what: str = "input") -> None:
+    """Raise TypeError unless ``dtype`` is a real number type dlcore computes with.
+
+    The float16 policy: dlcore rejects float16 everywhere (layers, losses, optimizers,
+    ``load``), as ``Parameter`` does, because its 3 significant digits and its maximum of
+    65504 give silent wrong answers (a squared error of 300**2 is inf). Convert to
+    float32 first.
+    """
+    if dtype == np.float16:
+        raise TypeError(f"{who} does not accept float16 {what}: {_DTYPE_HINT}")
+    if dtype.kind == "f" and dtype not in (np.float32, np.float64):
+        raise TypeError(f"{who} does not accept {dtype} {what}: {_DTYPE_HINT}")
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{who} expected a real-valued {what}, got dtype {dtype}: {_DTYPE_HINT}")
+
+
+def as_float_array(x, who: str, what: str = "input") -> np.ndarray:
+    """Return ``x`` as a float32 or float64 ndarray without copying float input.
 
     Integer and boolean input is converted to the default dtype; float32 and float64
     input is returned unchanged, so the dtype of a computation follows its input.
+    float16, complex, string and object input raises TypeError (see
+    ``reject_unsupported_dtype``).
     """
-    array = np.asarray(x)
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{who} expected an array of numbers as {what}, got {type(x).__name__}")
+    try:
+        array = np.asarray(x)
+    except ValueError as error:  # ragged nested lists
+        raise TypeError(f"{who} expected an array of numbers as {what}: {error}") from None
+    reject_unsupported_dtype(array.dtype, who, what)
     if array.dtype.kind in "biu":
         return array.astype(resolve_dtype(None))
-    if array.dtype.kind != "f":
-        raise TypeError(f"{who} expected a float array, got dtype {array.dtype}")
     return array
 
 
 def check_grad_shape(grad_output, expected_shape, who: str) -> np.ndarray:
-    """Return ``grad_output`` as an array, raising ValueError unless it has the shape of
-    the forward output (a gradient has exactly the shape of what it differentiates)."""
-    grad_output = np.asarray(grad_output)
+    """Return ``grad_output`` as a float array, raising ValueError unless it has exactly
+    the shape of the forward output (a gradient has the shape of what it differentiates;
+    nothing is broadcast or reshaped), and TypeError for float16, complex or non-numbers."""
+    grad_output = as_float_array(grad_output, f"{who}.backward", "grad_output")
     if grad_output.shape != tuple(expected_shape):
         raise ValueError(
             f"{who}.backward expected grad_output of shape {tuple(expected_shape)} "
@@ -251,6 +311,65 @@ def check_grad_shape(grad_output, expected_shape, who: str) -> np.ndarray:
 def shape_text(*dims) -> str:
     """Format a shape pattern for error messages: ``shape_text("N", 3)`` -> ``"(N, 3)"``."""
     return "(" + ", ".join(str(d) for d in dims) + ")"
+
+
+def real_number(value, what: str, *, low=None, high=None, low_open=False, high_open=False) -> float:
+    """Return ``value`` as a finite float, raising ValueError unless it is a real number
+    (not a bool, not NaN or inf) within the given bounds."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.floating, np.integer)):
+        raise ValueError(f"{what} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {value}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{what} must be {'>' if low_open else '>='} {low}, got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{what} must be {'<' if high_open else '<='} {high}, got {value}")
+    return value
+
+
+def integer(value, what: str) -> int:
+    """Return ``value`` as an int, raising ValueError unless it is a whole number
+    (an int or a NumPy integer, not a bool or a float)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{what} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _check_loadable(value, target: np.ndarray):
+    """Check that ``value`` can be copied into ``target`` exactly as numbers.
+
+    Returns ``(problem, array)``: problem is None, or a text saying what is wrong."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        return f"not an array ({error})", None
+    if array.dtype.kind not in "iuf" or array.dtype == np.float16 or (
+        array.dtype.kind == "f" and array.dtype not in (np.float32, np.float64)
+    ):
+        kind = {"b": "booleans", "f": "dlcore does not take float16 or extended floats"}.get(
+            array.dtype.kind, "not real numbers"
+        )
+        return f"dtype {array.dtype} ({kind}); expected float32, float64 or integers", None
+    if array.shape != target.shape:
+        return f"expected shape {target.shape}, got {array.shape} (wrong shape)", None
+    if target.dtype.kind == "f":
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            count = int(array.size - np.count_nonzero(np.isfinite(array)))
+            return f"contains NaN or inf ({count} of {array.size} values)", None
+        limit = np.finfo(target.dtype).max
+        if array.size and np.abs(array).max() > limit:
+            return (
+                f"values up to {np.abs(array).max():.3g} do not fit in {target.dtype} "
+                f"(largest {limit:.3g}); they would load as inf"
+            ), None
+    else:  # an integer buffer (a counter): whole numbers in range only
+        if array.dtype.kind == "f" and not (np.isfinite(array).all() and (array == np.round(array)).all()):
+            return f"expected whole numbers for a {target.dtype} array, got {array}", None
+        info = np.iinfo(target.dtype)
+        if array.size and (array.min() < info.min or array.max() > info.max):
+            return f"values do not fit in {target.dtype}", None
+    return None, array
 
 
 def positive_int(value, what: str) -> int:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from dlcore.nn.conv import _pair, output_size
-from dlcore.nn.module import Module, as_float_array, check_grad_shape
+from dlcore.nn.module import Module, as_float_array, check_grad_shape, integer
 
 
 class MaxPool2d(Module):
@@ -75,12 +75,12 @@ class Flatten(Module):
     """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
-        self.start_dim = int(start_dim)
-        self.end_dim = int(end_dim)
+        self.start_dim = integer(start_dim, "Flatten start_dim")
+        self.end_dim = integer(end_dim, "Flatten end_dim")
         self._input_shape = None
 
     def forward(self, x):
-        x = np.asarray(x)
+        x = as_float_array(x, "Flatten")
         in_range = all(-x.ndim <= d < x.ndim for d in (self.start_dim, self.end_dim))
         if not in_range or self.start_dim % x.ndim > self.end_dim % x.ndim:
             raise ValueError(
@@ -90,17 +90,16 @@ class Flatten(Module):
         start, end = self.start_dim % x.ndim, self.end_dim % x.ndim
         self._input_shape = x.shape
         flat = math.prod(x.shape[start : end + 1])
-        return x.reshape(*x.shape[:start], flat, *x.shape[end + 1 :])
+        self._output_shape = (*x.shape[:start], flat, *x.shape[end + 1 :])
+        return x.reshape(self._output_shape)
 
     def backward(self, grad_output):
         """grad_output: flattened shape -> dL/dx: the input's shape."""
         input_shape = self._cached("_input_shape")
-        grad_output = np.asarray(grad_output)
-        if grad_output.size != math.prod(input_shape):
-            raise ValueError(
-                f"Flatten.backward got grad_output of shape {grad_output.shape}, which does "
-                f"not match the forward input of shape {input_shape}"
-            )
+        try:
+            grad_output = check_grad_shape(grad_output, self._output_shape, "Flatten")
+        except ValueError as error:  # exact shape, not only the same number of elements
+            raise ValueError(f"{error}; it does not match the forward input of shape {input_shape}") from None
         return grad_output.reshape(input_shape)
 
     def extra_repr(self) -> str:

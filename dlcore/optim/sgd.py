@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from dlcore.optim.optimizer import Optimizer, check_hyperparameter
 
 
@@ -29,6 +31,8 @@ class SGD(Optimizer):
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(params, lr)
         check_hyperparameter(momentum, "momentum", "SGD", upper=1.0)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise ValueError(f"SGD nesterov must be True or False, got {nesterov!r}")
         check_hyperparameter(weight_decay, "weight_decay", "SGD")
         if nesterov and momentum == 0:
             raise ValueError("SGD with nesterov=True needs a momentum > 0")
