@@ -51,6 +51,45 @@ def test_reference_solution_passes(capsys, name):
     assert out.startswith("✓")
 
 
+def test_module_answers_pass(capsys):
+    assert set(check.REFERENCE_ANSWERS) == set(REFERENCE)
+    for name, answers in [(k, [v]) for k, v in check.REFERENCE_ANSWERS.items()] + \
+            list(check.CORRECT_REWRITES.items()):
+        for answer in answers:
+            passed, out = _run(capsys, name, answer)
+            assert passed, (name, answer.__name__, out)
+
+
+def test_references_work_under_seterr_raise(capsys):
+    old = np.seterr(all="raise")
+    try:
+        for name, answer in REFERENCE.items():
+            passed, out = _run(capsys, name, answer)
+            assert passed, out
+    finally:
+        np.seterr(**old)
+
+
+def test_ex1_integer_counts_get_a_casting_hint(capsys):
+    def no_float(cm):                       # the hint's np.divide without converting the counts
+        tp = np.diag(cm)
+        predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
+        precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+        recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+        return precision, recall, 2 * precision * recall / (precision + recall)
+
+    passed, out = _run(capsys, "ex1", no_float)
+    assert passed is False and "integer counts" in out and ".astype(float)" in out, out
+
+    def float_only(cm):                     # correct only when cm is already float
+        if not np.issubdtype(np.asarray(cm).dtype, np.floating):
+            return no_float(cm)
+        return per_class_metrics(cm)
+
+    passed, out = _run(capsys, "ex1", float_only)
+    assert passed is False
+
+
 COMMON_BAD = SHARED_BAD + [
     ("a function that returns None", lambda *a, **k: None, "forget a `return`"),
     ("a function with the wrong arguments", lambda: 1, "TypeError"),
@@ -104,6 +143,9 @@ def test_ex2_specific_feedback(capsys):
         (lambda Phi, y, lam: ridge_fit(Phi, y, -lam), "wrong values"),
         (lambda Phi, y, lam: np.full(3, np.nan), "NaN"),
         (lambda Phi, y, lam: "w", "should hold numbers"),
+        (lambda Phi, y, lam: np.linalg.solve(Phi.T @ Phi + lam * np.eye(3), Phi.T @ y), "np.eye(Phi.shape[1])"),
+        (lambda Phi, y, lam: ridge_fit(Phi, y, lam) if Phi.shape == (8, 3) else np.zeros(Phi.shape[1]),
+         "ridge_fit(Phi (5, 7)"),
     ]
     for answer, words in cases:
         passed, out = _run(capsys, "ex2", answer)
@@ -126,6 +168,7 @@ def test_ex3_specific_feedback(capsys):
         (lambda l, p: (int(np.argmin(l)), len(l) - 1), "stop_epoch 6, expected 4"),
         (lambda l, p: (min(l), early_stopping(l, p)[1]), "whole number"),
         (lambda l, p: early_stopping(l, p)[0], "tuple (best_epoch, stop_epoch)"),
+        (lambda l, p: np.array(early_stopping(l, p) + (0,)), "tuple (best_epoch, stop_epoch)"),
         (lambda l, p: early_stopping(l, p + 1), "expected 4"),
         (lambda l, p: early_stopping(list(l)[:5] if isinstance(l, np.ndarray) else l, p),
          "NumPy array"),

@@ -19,7 +19,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import CheckFailure, call, checker, expect, expect_array, expect_close
+from ._core import (
+    CheckFailure,
+    _describe_student_error,
+    _StudentError,
+    call,
+    checker,
+    expect,
+    expect_array,
+    expect_close,
+)
 
 # ---- reference implementations (the checkers compare with these) -----------------------
 
@@ -73,6 +82,23 @@ def _three_arrays(value, k: int, name: str) -> list[np.ndarray]:
     return out
 
 
+def _call_metrics(per_class_metrics, cm):
+    """Call the learner's function on a copy of ``cm``; explain a casting error on integer counts."""
+    try:
+        with np.errstate(all="ignore"):
+            return call(per_class_metrics, cm.copy())
+    except _StudentError as err:
+        text = f"{type(err.original).__name__}: {err.original}"
+        if "cast" in text.lower():
+            message, _ = _describe_student_error(err.original)
+            raise CheckFailure(
+                f"{message} The confusion matrix holds integer counts (dtype {cm.dtype}), and a ratio "
+                "of them is a float.",
+                "np.zeros_like(tp) of an integer tp is an integer array, so np.divide cannot write "
+                "fractions into it: convert first, tp = np.diag(cm).astype(float).") from None
+        raise
+
+
 @checker("per-class precision, recall and F1")
 def ex1(per_class_metrics):
     """``per_class_metrics(cm)`` -> (precision, recall, f1), each (K,), from a (K, K) confusion matrix
@@ -81,7 +107,7 @@ def ex1(per_class_metrics):
                    [2, 3, 1],
                    [0, 4, 4]])
     name = "per_class_metrics(cm) for a 3x3 confusion matrix"
-    p, r, f = _three_arrays(call(per_class_metrics, cm.copy()), 3, name)
+    p, r, f = _three_arrays(_call_metrics(per_class_metrics, cm), 3, name)
     ref_p, ref_r, ref_f = _per_class(cm)
     expect(not (np.allclose(p, ref_r) and np.allclose(r, ref_p)),
            f"{name}: precision and recall are swapped.",
@@ -101,9 +127,7 @@ def ex1(per_class_metrics):
                    [2, 0, 3, 0],
                    [1, 0, 2, 0]])
     name = "per_class_metrics(cm) where class 1 never occurs and classes 1 and 3 are never predicted"
-    with np.errstate(all="ignore"):
-        got = call(per_class_metrics, cm.copy())
-    p, r, f = _three_arrays(got, 4, name)
+    p, r, f = _three_arrays(_call_metrics(per_class_metrics, cm), 4, name)
     ref = _per_class(cm)
     for label, mine, theirs in zip(("precision", "recall", "F1"), (p, r, f), ref):
         expect_close(mine, theirs, name=f"the {label} of {name}",
@@ -111,16 +135,33 @@ def ex1(per_class_metrics):
 
     rng = np.random.default_rng(9)
     cm = rng.integers(0, 6, size=(10, 10)) + np.diag(rng.integers(50, 100, size=10))
-    name = "per_class_metrics(cm) for a random 10x10 confusion matrix"
-    p, r, f = _three_arrays(call(per_class_metrics, cm.copy()), 10, name)
-    for label, mine, theirs in zip(("precision", "recall", "F1"), (p, r, f), _per_class(cm)):
-        expect_close(mine, theirs, name=f"the {label} of {name}",
-                     hint="Does your function work for any number of classes K?")
+    for matrix, kind in [(cm, "integer counts"), (cm.astype(np.int32), "int32 counts"),
+                         (cm.astype(np.float64), "counts stored as floats")]:
+        name = f"per_class_metrics(cm) for a random 10x10 confusion matrix of {kind}"
+        p, r, f = _three_arrays(_call_metrics(per_class_metrics, matrix), 10, name)
+        for label, mine, theirs in zip(("precision", "recall", "F1"), (p, r, f), _per_class(cm)):
+            expect_close(mine, theirs, name=f"the {label} of {name}",
+                         hint="Does your function work for any number of classes K, and for integer "
+                              "or float counts?")
     return (f"Their means over the classes are the 'macro average' of scikit-learn's report: "
             f"F1 {np.mean(f):.3f} for the random 10-class matrix.")
 
 
 # ---- exercise 2: ridge regression ------------------------------------------------------
+
+
+def _call_ridge(ridge_fit, Phi, y, lam):
+    """Call the learner's ridge_fit on copies; explain a size error from a fixed identity."""
+    try:
+        return call(ridge_fit, Phi.copy(), y.copy(), lam)
+    except _StudentError as err:
+        if isinstance(err.original, ValueError) and ("broadcast" in str(err.original)
+                                                     or "mismatch" in str(err.original)):
+            message, _ = _describe_student_error(err.original)
+            raise CheckFailure(f"{message} This call has Phi of shape {Phi.shape}.",
+                               "Size the identity from the data, np.eye(Phi.shape[1]), so that it "
+                               "matches Phi^T Phi for any number of features.") from None
+        raise
 
 
 @checker("ridge regression")
@@ -130,7 +171,7 @@ def ex2(ridge_fit):
     Phi, y = rng.normal(size=(8, 3)), rng.normal(size=8)
     for lam in (0.5, 0.0, 20.0):
         name = f"ridge_fit(Phi (8, 3), y (8,), lam={lam})"
-        w = expect_array(call(ridge_fit, Phi.copy(), y.copy(), lam), name=name, finite=False)
+        w = expect_array(_call_ridge(ridge_fit, Phi, y, lam), name=name, finite=False)
         expect(w.shape != (3, 1), f"{name} has shape (3, 1), expected (3,).",
                "Pass y as a 1-D array, or flatten the result with .ravel().")
         w = expect_array(w, shape=(3,), name=name)
@@ -145,6 +186,14 @@ def ex2(ridge_fit):
                    f"{name} is the fit for sqrt(lam).", "The matrix to add is lam * I, not sqrt(lam) * I.")
         expect_close(w, _ridge(Phi, y, lam), name=name, rtol=1e-6, atol=1e-9,
                      hint="w = (Phi^T Phi + lam I)^(-1) Phi^T y; use np.linalg.solve rather than inv.")
+    for n, D, lam in [(5, 7, 0.3), (20, 4, 2.0), (6, 1, 1.5)]:     # more features than points; others
+        Phi_k, y_k = rng.normal(size=(n, D)), rng.normal(size=n)
+        name = f"ridge_fit(Phi ({n}, {D}), y ({n},), lam={lam})"
+        w = expect_array(_call_ridge(ridge_fit, Phi_k, y_k, lam), name=name, finite=False)
+        expect(w.shape == (D,), f"{name} has shape {w.shape}, expected ({D},).",
+               "Size the identity from Phi: np.eye(Phi.shape[1]), not a fixed number.")
+        expect_close(w, _ridge(Phi_k, y_k, lam), name=name, rtol=1e-6, atol=1e-9,
+                     hint="w = (Phi^T Phi + lam I)^(-1) Phi^T y, with I of size D = Phi.shape[1].")
     big = expect_array(call(ridge_fit, Phi.copy(), y.copy(), 1e6), shape=(3,), name="ridge_fit(..., lam=1e6)")
     expect(np.linalg.norm(big) < 1e-3 * np.linalg.norm(_ridge(Phi, y, 0.0)),
            "with lam = 1e6 the weights should shrink almost to zero.", "Check the sign of the penalty term.")
@@ -156,6 +205,8 @@ def ex2(ridge_fit):
 
 def _epochs(value, name: str) -> tuple[int, int]:
     expect(value is not None, f"{name} returned None.", "Did you forget a `return` statement?")
+    if isinstance(value, np.ndarray) and value.shape == (2,):
+        value = tuple(value)                       # an array of two epochs is a fine pair
     expect(isinstance(value, (tuple, list)) and len(value) == 2,
            f"{name} should return a tuple (best_epoch, stop_epoch), got "
            + (f"a {type(value).__name__} of length {len(value)}."
@@ -199,3 +250,65 @@ def ex3(early_stopping):
     expect(got == _early_stopping(losses, 5), f"{name} returned {got}, expected {_early_stopping(losses, 5)}.",
            "Does it also work when val_losses is a NumPy array?")
     return "Keep the weights of best_epoch: that is the model early stopping returns."
+
+
+# ---- answers for the property battery (tests/test_checker_battery.py) ------------------
+
+
+def _metrics_reference(cm):
+    return _per_class(np.asarray(cm))
+
+
+def _metrics_loops(cm):
+    K = len(cm)
+    precision, recall, f1 = [0.0] * K, [0.0] * K, [0.0] * K
+    for k in range(K):
+        column, row = sum(cm[i][k] for i in range(K)), sum(cm[k][j] for j in range(K))
+        precision[k] = cm[k][k] / column if column else 0.0
+        recall[k] = cm[k][k] / row if row else 0.0
+        total = precision[k] + recall[k]
+        f1[k] = 2 * precision[k] * recall[k] / total if total else 0.0
+    return precision, recall, f1
+
+
+def _metrics_float32(cm):
+    return tuple(a.astype(np.float32) for a in _per_class(np.asarray(cm)))
+
+
+def _ridge_reference(Phi, y, lam):
+    return np.linalg.solve(Phi.T @ Phi + lam * np.eye(Phi.shape[1]), Phi.T @ y)
+
+
+def _ridge_lstsq(Phi, y, lam):
+    D = Phi.shape[1]
+    A = np.vstack([Phi, np.sqrt(lam) * np.eye(D)])
+    return np.linalg.lstsq(A, np.concatenate([y, np.zeros(D)]), rcond=None)[0]
+
+
+def _ridge_inv(Phi, y, lam):
+    return np.linalg.inv(Phi.T @ Phi + lam * np.identity(len(Phi.T))) @ Phi.T @ y
+
+
+def _early_reference(val_losses, patience):
+    return _early_stopping(list(val_losses), patience)
+
+
+def _early_argmin(val_losses, patience):
+    losses = np.asarray(val_losses, dtype=float)
+    for epoch in range(len(losses)):
+        best = int(np.argmin(losses[:epoch + 1]))      # first occurrence: strict improvement
+        if epoch - best >= patience:
+            return best, epoch
+    return int(np.argmin(losses)), len(losses) - 1
+
+
+def _early_array(val_losses, patience):
+    return np.array(_early_stopping(list(val_losses), patience))
+
+
+REFERENCE_ANSWERS = {"ex1": _metrics_reference, "ex2": _ridge_reference, "ex3": _early_reference}
+CORRECT_REWRITES = {
+    "ex1": [_metrics_loops, _metrics_float32],
+    "ex2": [_ridge_lstsq, _ridge_inv],
+    "ex3": [_early_argmin, _early_array],
+}
