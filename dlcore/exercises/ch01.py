@@ -15,7 +15,9 @@ says what differs; none of them raises.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import warnings
 
 import numpy as np
 
@@ -39,13 +41,29 @@ def _means_shaped(value, shape: tuple[int, int], name: str) -> np.ndarray:
     """The learner's class means as an array of ``shape`` (K, D), or a CheckFailure saying why not."""
     arr = expect_array(value, name=name, finite=False)
     k, d = shape
-    if arr.shape == (d, k):
+    if arr.shape == (d, k) and d != k:
         expect(False, f"{name} has shape {arr.shape}, expected {shape}: one row per class.",
                "Stack the class means as rows (np.stack(list_of_means)), not as columns.")
     if arr.ndim == 2 and arr.shape[1] == d:
         expect(arr.shape[0] == k, f"{name} has shape {arr.shape}, expected {shape}: one row per class.",
                "Make one row for each class 0, 1, ..., num_classes - 1, e.g. with range(num_classes).")
+    arr = expect_array(arr, shape=shape, name=name, finite=False)
+    if np.issubdtype(arr.dtype, np.number):
+        bad_rows = [int(r) for r in np.flatnonzero(~np.isfinite(arr.astype(float)).all(axis=1))]
+        expect(not bad_rows,
+               f"{name}: row(s) {bad_rows} contain NaN, although every class 0..{k - 1} has examples. "
+               "NaN is what .mean() returns for an empty selection.",
+               "Row k must average X[y == k], for k = 0, 1, ..., num_classes - 1 (range(num_classes)); "
+               "check that your selection of rows for class k is not empty (print its shape).")
     return expect_array(arr, shape=shape, name=name)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Run student code with NumPy's floating-point errors and warnings silenced (NaN is checked after)."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 @checker("accuracy")
@@ -83,7 +101,8 @@ def ex2(class_means):
     y = np.array([0, 0, 1, 2, 2])
     expected = np.array([[1.0, 1.0], [4.0, 0.0], [2.0, 2.0]])
     name = "class_means(X, y, 3) for X of shape (5, 2)"
-    arr = _means_shaped(call(class_means, X.copy(), y.copy(), 3), (3, 2), name)
+    with _quiet():
+        arr = _means_shaped(call(class_means, X.copy(), y.copy(), 3), (3, 2), name)
     expect(np.issubdtype(arr.dtype, np.floating),
            f"{name} has dtype {arr.dtype}; averages are fractions, so it should be a float dtype.",
            "Use .mean(), which returns floats, rather than integer division.")
@@ -98,7 +117,8 @@ def ex2(class_means):
     y = rng.permutation(np.arange(60) % 4)
     expected = np.stack([X[y == k].mean(axis=0) for k in range(4)])
     name = "class_means(X, y, 4) for X of shape (60, 64)"
-    arr = _means_shaped(call(class_means, X.copy(), y.copy(), 4), (4, 64), name)
+    with _quiet():
+        arr = _means_shaped(call(class_means, X.copy(), y.copy(), 4), (4, 64), name)
     expect_close(arr, expected, name=name,
                  hint="Does your function use num_classes and work for any number of features D?")
     return "These rows are exactly the templates the chapter's learned classifier uses."
@@ -140,3 +160,49 @@ def ex3(zero_or_one):
            "Look at where a 0 has ink and a 1 has none (and the other way round), "
            "e.g. the pixels in the middle of the image.")
     return f"Your rule is right on {accuracy:.1%} of the {n} zeros and ones."
+
+
+# ---- reference answers and correct rewrites (used by tests/test_checker_battery.py) -------------
+
+
+def _accuracy(predictions, labels):
+    return float(np.mean(predictions == labels))
+
+
+def _accuracy_loop(predictions, labels):
+    right = 0
+    for p, t in zip(predictions, labels):
+        right += int(p == t)
+    return right / len(labels)
+
+
+def _class_means(X, y, num_classes):
+    return np.stack([X[y == k].mean(axis=0) for k in range(num_classes)])
+
+
+def _class_means_onehot(X, y, num_classes):
+    onehot = np.eye(num_classes)[y]                       # (N, K)
+    return (onehot.T @ X) / onehot.sum(axis=0)[:, None]
+
+
+def _class_means_float32(X, y, num_classes):
+    return _class_means(X, y, num_classes).astype(np.float32)
+
+
+def _zero_or_one(images):
+    centre = images[:, 0, 2:6, 3:5].mean(axis=(1, 2))
+    return (centre > 0.5).astype(int)
+
+
+def _zero_or_one_list(images):
+    return [bool(img[0, 2:6, 3:5].mean() > 0.5) for img in images]
+
+
+REFERENCE_ANSWERS = {"ex1": _accuracy, "ex2": _class_means, "ex3": _zero_or_one}
+CORRECT_REWRITES = {
+    "ex1": [_accuracy_loop, lambda p, t: np.count_nonzero(p == t) / p.size,
+            lambda p, t: np.float32(np.mean(p == t))],
+    "ex2": [_class_means_onehot, _class_means_float32,
+            lambda X, y, k: [list(X[y == c].sum(axis=0) / np.sum(y == c)) for c in range(k)]],
+    "ex3": [_zero_or_one_list, lambda images: _zero_or_one(images).astype(np.float64)],
+}
