@@ -112,3 +112,39 @@ def test_every_checker_is_registered():
     from dlcore.exercises import checkers_of
 
     assert checkers_of("ch01") == ["ex1", "ex2", "ex3"]
+
+
+# ---- issue 10: reference answers, correct rewrites, and the named wrong variants ----------------
+
+
+@pytest.mark.parametrize("name", sorted(check.REFERENCE_ANSWERS))
+def test_module_reference_answers_pass(capsys, name):
+    passed, out = _run(capsys, name, check.REFERENCE_ANSWERS[name])
+    assert passed, out
+
+
+@pytest.mark.parametrize("name, index", [(k, i) for k, v in sorted(check.CORRECT_REWRITES.items())
+                                         for i in range(len(v))])
+def test_correct_rewrites_pass(capsys, name, index):
+    passed, out = _run(capsys, name, check.CORRECT_REWRITES[name][index])
+    assert passed, out
+
+
+def test_ex2_empty_class_names_the_empty_selection(capsys):
+    def off_by_one(X, y, k):                       # classes 1..K: class K is empty
+        return np.stack([X[y == c].mean(axis=0) for c in range(1, k + 1)])
+
+    passed, out = _run(capsys, "ex2", off_by_one)
+    assert passed is False
+    assert "row(s) [2] contain NaN" in out and "empty selection" in out, out
+    assert "log of zero" not in out
+
+
+def test_checkers_work_under_seterr_raise(capsys):
+    old = np.seterr(all="raise")
+    try:
+        for name, answer in check.REFERENCE_ANSWERS.items():
+            passed, out = _run(capsys, name, answer)
+            assert passed, out
+    finally:
+        np.seterr(**old)

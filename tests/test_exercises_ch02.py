@@ -173,3 +173,118 @@ def test_every_checker_is_registered():
     from dlcore.exercises import checkers_of
 
     assert checkers_of("ch02") == ["ex1", "ex2", "ex3", "ex4"]
+
+
+# ---- issue 10: reference answers, correct rewrites, and the named wrong variants ----------------
+
+
+@pytest.mark.parametrize("name", sorted(check.REFERENCE_ANSWERS))
+def test_module_reference_answers_pass(capsys, name):
+    passed, out = _run(capsys, name, check.REFERENCE_ANSWERS[name])
+    assert passed, out
+
+
+@pytest.mark.parametrize("name, index", [(k, i) for k, v in sorted(check.CORRECT_REWRITES.items())
+                                         for i in range(len(v))])
+def test_correct_rewrites_pass(capsys, name, index):
+    passed, out = _run(capsys, name, check.CORRECT_REWRITES[name][index])
+    assert passed, out
+
+
+def test_ex2_float16_and_one_term_sign_errors(capsys):
+    def first_term_flipped(w):
+        x, y = w
+        return np.array([2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)])
+
+    def second_term_flipped(w):
+        x, y = w
+        return np.array([-2 * (1 - x) + 400 * x * (y - x**2), 200 * (y - x**2)])
+
+    def in_float16(w):
+        return rosenbrock_grad(np.asarray(w, dtype=np.float16)).astype(np.float64)
+
+    _assert_feedback(capsys, "ex2", [
+        (lambda w: rosenbrock_grad(w).astype(np.float16), "float16"),
+        (in_float16, "expected"),                 # computed in float16, returned as float64
+        (first_term_flipped, "(1 - x)^2 has the wrong sign"),
+        (second_term_flipped, "100 (y - x^2)^2 has the wrong sign"),
+    ])
+    for answer in (first_term_flipped, second_term_flipped):
+        _, out = _run(capsys, "ex2", answer)
+        assert "wrong way" not in out, out
+
+
+def test_ex3_hard_coded_lr_two_d_velocity_and_aliasing(capsys):
+    def lr_fixed(grad, x0, lr, momentum, steps):
+        return momentum_descent(grad, x0, 0.05, momentum, steps)
+
+    def momentum_fixed(grad, x0, lr, momentum, steps):
+        return momentum_descent(grad, x0, lr, 0.8 if momentum else 0.0, steps)
+
+    def two_d(grad, x0, lr, momentum, steps):
+        x, v, path = np.array(x0, float), np.zeros(2), [np.array(x0, float)]
+        for _ in range(steps):
+            v = momentum * v + grad(x)
+            x = x - lr * v
+            path.append(x)
+        return np.array(path)
+
+    def aliased(grad, x0, lr, momentum, steps):
+        x, v = np.array(x0, float), np.zeros(len(x0))
+        path = [x]
+        for _ in range(steps):
+            v = momentum * v + grad(x)
+            x -= lr * v                        # in place ...
+            path.append(x)                     # ... and the list holds the same array each time
+        return np.array(path)
+
+    _assert_feedback(capsys, "ex3", [
+        (lr_fixed, "not the lr = 0.03"),
+        (momentum_fixed, "not the 0.6"),
+        (two_d, "2 coordinates but not with 3"),
+        (aliased, "path.append(x) stores a reference"),
+    ])
+    _, out = _run(capsys, "ex3", aliased)
+    assert "first row" not in out
+
+
+def test_ex4_hard_coded_lr_and_divisor_and_column_answers(capsys):
+    def lr_fixed(X, y, lr, steps):
+        return fit_linear_regression(X, y, 0.1, steps)
+
+    def divides_by_40(X, y, lr, steps):
+        theta = np.zeros(X.shape[1])
+        for _ in range(steps):
+            theta = theta - lr * (2 / 40) * (X.T @ (X @ theta - y))
+        return theta
+
+    def column_bug(X, y, lr, steps):           # (D, 1) theta against an (N,) y: (N, N) residuals
+        theta = np.zeros((X.shape[1], 1))
+        for _ in range(steps):
+            theta = theta - lr * (2 / len(y)) * (X.T @ (X @ theta - y))
+        return theta
+
+    _assert_feedback(capsys, "ex4", [
+        (lr_fixed, "not for the lr = 0.05"),
+        (divides_by_40, "divides by 40"),
+        (column_bug, "(N, N) array"),
+    ])
+
+    def consistent_column(X, y, lr, steps):    # all columns: correct, and accepted
+        theta, y = np.zeros((X.shape[1], 1)), y[:, None]
+        for _ in range(steps):
+            theta = theta - lr * (2 / len(y)) * (X.T @ (X @ theta - y))
+        return theta
+
+    passed, out = _run(capsys, "ex4", consistent_column)
+    assert passed, out
+
+
+def test_checkers_work_under_seterr_raise(capsys):
+    old = np.seterr(all="raise")
+    try:
+        for name, answer in check.REFERENCE_ANSWERS.items():
+            passed, out = _run(capsys, name, answer)
+            assert passed, out
+    finally:
+        np.seterr(**old)

@@ -151,3 +151,54 @@ def test_every_checker_is_registered():
     from dlcore.exercises import checkers_of
 
     assert checkers_of("ch03") == ["ex1", "ex2", "ex3", "ex4"]
+
+
+# ---- issue 10: reference answers, correct rewrites, and the named wrong variants ----------------
+
+
+@pytest.mark.parametrize("name", sorted(check.REFERENCE_ANSWERS))
+def test_module_reference_answers_pass(capsys, name):
+    passed, out = _run(capsys, name, check.REFERENCE_ANSWERS[name])
+    assert passed, out
+
+
+@pytest.mark.parametrize("name, index", [(k, i) for k, v in sorted(check.CORRECT_REWRITES.items())
+                                         for i in range(len(v))])
+def test_correct_rewrites_pass(capsys, name, index):
+    passed, out = _run(capsys, name, check.CORRECT_REWRITES[name][index])
+    assert passed, out
+
+
+def test_ex2_the_plus_minus_one_rule_is_explained(capsys):
+    def signed_rule(w, b, X, y, lr):            # the convergence proof's rule: s z <= 0 is a mistake
+        mistakes = 0
+        for x_i, y_i in zip(X, y):
+            s = 2 * y_i - 1
+            if s * (x_i @ w + b) <= 0:
+                w, b, mistakes = w + lr * s * x_i, b + lr * s, mistakes + 1
+        return w, b, mistakes
+
+    passed, out = _run(capsys, "ex2", signed_rule)
+    assert passed is False and "+-1-label rule" in out and "Hint:" in out, out
+    assert "predicts 1 when" not in out
+
+
+@pytest.mark.parametrize("divisor", [4, 5, 6, 8])
+def test_ex3_a_fixed_divisor_fails(capsys, divisor):
+    def fixed(z, y):
+        return np.sum(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))) / divisor
+
+    passed, out = _run(capsys, "ex3", fixed)
+    assert passed is False and f"divided by {divisor}" in out, out
+
+
+def test_checkers_work_under_seterr_raise(capsys):
+    old = np.seterr(all="raise")
+    try:
+        for name, answer in check.REFERENCE_ANSWERS.items():
+            passed, out = _run(capsys, name, answer)
+            assert passed, out
+        passed, out = _run(capsys, "ex3", stable_bce)
+        assert passed, out
+    finally:
+        np.seterr(**old)
