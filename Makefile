@@ -28,11 +28,11 @@ SITE_SRC  := _build/site-src
 HTML      := book/_build/html
 
 .PHONY: help venv test unit lint notebooks vendor site-from-executed browser-test book book-full \
-        lab strip exercises sync-cells bench clean
+        lab strip exercises sync-cells colab runtimes bench clean
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
-	@echo "other targets: lint unit notebooks strip exercises sync-cells lab book-full bench clean"
+	@echo "other targets: lint unit notebooks strip exercises sync-cells colab runtimes lab book-full bench clean"
 
 ## --- environment -------------------------------------------------------------------
 venv: $(STAMP)
@@ -64,10 +64,13 @@ notebooks: venv
 vendor:
 	bash tools/vendor_assets.sh
 
-# Build the site from the copies nbval just executed: nothing runs twice.
+# Build the site from the copies nbval just executed: nothing runs twice. The runtime
+# table is written into the staged copy only, so a test run leaves the tree clean
+# (`make runtimes` updates the tracked book/runtimes.md). SITE_OPTS=--allow-missing
+# builds with only the notebooks executed so far (a quick local check).
+SITE_OPTS ?=
 site-from-executed: venv vendor
-	$(PY) -m tools.runtime_table --timings $(EXECUTED)/timings.json --out book/runtimes.md
-	$(PY) -m tools.stage_site --executed $(EXECUTED) --out $(SITE_SRC)
+	$(PY) -m tools.stage_site --executed $(EXECUTED) --out $(SITE_SRC) $(SITE_OPTS)
 	rm -rf $(HTML)
 	$(BIN)/jupyter-book build $(SITE_SRC) --config $(CURDIR)/$(SITE_SRC)/book/_config.yml \
 	    --toc $(CURDIR)/$(SITE_SRC)/book/_toc.yml --path-output book -W --keep-going \
@@ -91,9 +94,12 @@ book: venv vendor
 book-full: venv
 	DLCORE_SIZE=full $(MAKE) book
 
+# Rooted at the repository, so chapters/, exercises/ and their links all work.
+# --allow-root only when we are root (containers); LAB_OPTS adds more (e.g. --port=8890).
+LAB_OPTS ?=
 lab: venv
 	$(PY) -m pip install -q -e ".[lab]"
-	$(BIN)/jupyter lab chapters
+	$(BIN)/jupyter lab --notebook-dir="$(CURDIR)" $$(test "$$(id -u)" = 0 && echo --allow-root || true) $(LAB_OPTS)
 
 ## --- maintenance -------------------------------------------------------------------------
 strip: venv
@@ -104,6 +110,15 @@ exercises: venv
 
 sync-cells: venv
 	$(PY) -m tools.notebook_cells
+
+# The Colab copies colab/<path> that the launch buttons open (roles rendered, links
+# absolute). Regenerate after changing any notebook; tests/test_colab.py fails when stale.
+colab: venv exercises
+	$(PY) -m tools.make_colab
+
+# Update the tracked runtime table from the last `make notebooks` / `make test` run.
+runtimes: venv
+	$(PY) -m tools.runtime_table --timings $(EXECUTED)/timings.json --out book/runtimes.md
 
 bench: venv
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/bench_mlp.py

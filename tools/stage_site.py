@@ -7,6 +7,14 @@ stored (output-free) ones, and turns execution off in the staged config, so the
 site build renders those outputs without running anything a second time.
 
     python -m tools.stage_site --executed _build/executed --out _build/site-src
+
+``--allow-missing`` stages the stored (output-free) copy of any notebook that has no
+executed copy, with a warning, so a quick local build for the browser tests can execute
+only a few notebooks. ``make test`` never passes it.
+
+The appendix's runtime table (``book/runtimes.md``) is written into the staged copy from
+``timings.json`` (``tools/runtime_table.py``), so a test run never touches the tracked
+file; ``make runtimes`` updates that one on purpose.
 """
 
 from __future__ import annotations
@@ -29,7 +37,8 @@ def executed_notebooks_needed() -> list[Path]:
             if e.startswith(("chapters/", "exercises/solutions/")) and (ROOT / f"{e}.ipynb").exists()]
 
 
-def stage(executed: Path, out: Path) -> None:
+def stage(executed: Path, out: Path, allow_missing: bool = False) -> list[str]:
+    """Stage the sources in ``out``; return the notebooks staged without an executed copy."""
     if out.exists():
         shutil.rmtree(out)
     ignore = shutil.ignore_patterns("_build", ".ipynb_checkpoints", "__pycache__")
@@ -43,22 +52,32 @@ def stage(executed: Path, out: Path) -> None:
             missing.append(str(rel))
             continue
         shutil.copy2(src, out / rel)
-    if missing:
+    if missing and not allow_missing:
         sys.exit(f"stage_site: no executed copy of {missing} in {executed}; run `make notebooks` first")
+    for rel in missing:
+        print(f"stage_site: warning: no executed copy of {rel}; staged without outputs", file=sys.stderr)
     config = out / "book" / "_config.yml"
     text = config.read_text()
     text, n = re.subn(r"^(\s*execute_notebooks:)\s*\S+", r"\1 off", text, flags=re.MULTILINE)
     if n != 1:
         sys.exit("stage_site: could not find execute.execute_notebooks in book/_config.yml")
     config.write_text(text)
+    timings = executed / "timings.json"
+    if timings.exists():
+        from tools import runtime_table
+
+        runtime_table.main(["--timings", str(timings), "--out", str(out / "book" / "runtimes.md")])
+    return missing
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executed", type=Path, default=ROOT / "_build" / "executed")
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "site-src")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="stage notebooks without an executed copy as stored (no outputs)")
     args = parser.parse_args(argv)
-    stage(args.executed.resolve(), args.out.resolve())
+    stage(args.executed.resolve(), args.out.resolve(), allow_missing=args.allow_missing)
     print(f"staged book sources with executed notebooks in {args.out}")
     return 0
 
