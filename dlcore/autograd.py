@@ -30,9 +30,19 @@ class Value:
         label: an optional name, shown by ``draw_graph``.
     """
 
+    # NumPy must not broadcast over a Value (array + Value would silently build an array
+    # of Values): with this, NumPy hands the operation to Value, which refuses arrays.
+    __array_ufunc__ = None
+
     def __init__(self, data, _children=(), _op: str = "", label: str = ""):
         if isinstance(data, Value) or not isinstance(data, Real):
             raise TypeError(f"Value holds a real number, got {type(data).__name__}")
+        if not math.isfinite(data):
+            what = f"the result of {_op!r}" if _op else "a Value"
+            raise ValueError(
+                f"{what} would be {float(data)}: Value holds finite numbers only, so that NaN or "
+                f"inf cannot spread silently through the gradients"
+            )
         self.data = float(data)
         self.grad = 0.0
         self._backward = lambda: None  # sends self.grad to the children

@@ -8,9 +8,28 @@ resolution (about 1e-7 relative), so in float32 the differences would be mostly 
 
 from __future__ import annotations
 
+import math
+from numbers import Real
+
 import numpy as np
 
 from dlcore.nn.init import default_generator
+
+
+def _check_eps(eps) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, Real) or not math.isfinite(eps) or not eps > 0:
+        raise ValueError(f"the finite-difference step eps must be a finite number > 0, got {eps!r}")
+    return float(eps)
+
+
+def _scalar(value, what: str) -> float:
+    """``value`` as a float, raising if it is not one number or is NaN or inf."""
+    if np.size(value) != 1:
+        raise ValueError(f"{what} must return one number (a scalar), got an array of shape {np.shape(value)}")
+    result = float(np.asarray(value).reshape(()))
+    if not math.isfinite(result):
+        raise FloatingPointError(f"{what} returned {result}, so no finite difference can be taken")
+    return result
 
 
 def _require_float64(array: np.ndarray, what: str) -> None:
@@ -35,6 +54,9 @@ def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     Returns: an array of ``x``'s shape.
     """
     _require_float64(x, "x")
+    eps = _check_eps(eps)
+    if not callable(f):
+        raise TypeError(f"numerical_gradient needs a function f, got {type(f).__name__}")
     grad = np.zeros_like(x)
     flat_x, flat_grad = x.reshape(-1), grad.reshape(-1)  # views of x and grad
     if not np.shares_memory(flat_x, x):
@@ -43,9 +65,9 @@ def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
         original = flat_x[i]
         try:
             flat_x[i] = original + eps
-            f_plus = float(f(x))
+            f_plus = _scalar(f(x), "f")
             flat_x[i] = original - eps
-            f_minus = float(f(x))
+            f_minus = _scalar(f(x), "f")
         finally:
             flat_x[i] = original
         flat_grad[i] = (f_plus - f_minus) / (2 * eps)
@@ -56,8 +78,16 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     """Norm-wise relative error ``|a - n| / (|a| + |n|)``, 0.0 when both are zero.
 
     Measured over the whole array, so one tiny entry with a large relative error cannot
-    dominate the result.
+    dominate the result. The two arrays must have the same shape (nothing is broadcast);
+    NaN in either gives NaN, which fails every comparison with a tolerance.
     """
+    analytic, numeric = np.asarray(analytic), np.asarray(numeric)
+    if analytic.shape != numeric.shape:
+        raise ValueError(
+            f"relative_error needs two arrays of the same shape, got {analytic.shape} and {numeric.shape}"
+        )
+    if not (np.isfinite(analytic).all() and np.isfinite(numeric).all()):
+        return float("nan")
     denominator = np.linalg.norm(analytic) + np.linalg.norm(numeric)
     if denominator == 0:
         return 0.0
@@ -86,6 +116,7 @@ def gradcheck(module, x, *args, eps: float = 1e-6, generator=None) -> float:
     are restored afterwards.
     """
     _require_float64(x, "the input x")
+    eps = _check_eps(eps)
     x = np.ascontiguousarray(x)
     params = dict(module.named_parameters())
     for name, param in params.items():
@@ -113,4 +144,7 @@ def gradcheck(module, x, *args, eps: float = 1e-6, generator=None) -> float:
             param.grad[...] = saved_grads[name]
     if analytic["input"] is None:
         raise ValueError("gradcheck needs the input gradient; set module.needs_input_grad = True")
-    return max(relative_error(analytic[key], numeric[key]) for key in analytic)
+    errors = [relative_error(np.asarray(analytic[key]), numeric[key]) for key in analytic]
+    if any(math.isnan(error) for error in errors):  # max() would silently skip a NaN
+        return float("nan")
+    return max(errors)

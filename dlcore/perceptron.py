@@ -11,6 +11,8 @@ finite number of updates (Novikoff's theorem); on other data it never settles.
 
 from __future__ import annotations
 
+import math
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
@@ -44,8 +46,8 @@ class Perceptron:
             raise ValueError(f"Perceptron n_features must be a positive integer, got {n_features!r}")
         if n_features < 1:
             raise ValueError(f"Perceptron n_features must be a positive integer, got {n_features}")
-        if not lr > 0:
-            raise ValueError(f"Perceptron lr must be positive, got {lr!r}")
+        if isinstance(lr, bool) or not isinstance(lr, Real) or not math.isfinite(lr) or not lr > 0:
+            raise ValueError(f"Perceptron lr must be positive and finite, got {lr!r}")
         self.n_features = int(n_features)
         self.lr = float(lr)
         self.weight = np.zeros(self.n_features)
@@ -54,7 +56,13 @@ class Perceptron:
         self.mistakes: list[int] = []
 
     def _check_X(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
+        try:
+            X = np.asarray(X)
+            if X.dtype.kind not in "biuf":
+                raise TypeError(f"dtype {X.dtype}")
+            X = X.astype(np.float64, copy=False)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"Perceptron expected X to be an array of real numbers ({error})") from None
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(
                 f"Perceptron expected X of shape (N, {self.n_features}), got {X.shape}"
@@ -75,6 +83,8 @@ class Perceptron:
         ``history`` and ``mistakes`` keep growing, so ``fit`` can be called again.
         Returns self.
         """
+        if isinstance(max_epochs, bool) or not isinstance(max_epochs, (int, np.integer)) or max_epochs < 1:
+            raise ValueError(f"Perceptron max_epochs must be a positive integer, got {max_epochs!r}")
         X = self._check_X(X)
         y = np.asarray(y)
         if y.shape != (len(X),):

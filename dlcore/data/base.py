@@ -29,7 +29,11 @@ def _as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     """A Generator from a seed, or the Generator itself (so callers can share one)."""
     if isinstance(seed, np.random.Generator):
         return seed
+    if isinstance(seed, (bool, np.bool_)):
+        raise TypeError(f"seed must be an int or a numpy.random.Generator, got {seed!r}")
     if seed is None or isinstance(seed, (int, np.integer)):
+        if seed is not None and seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed}")
         return np.random.default_rng(seed)
     raise TypeError(f"seed must be an int or a numpy.random.Generator, got {type(seed).__name__}")
 

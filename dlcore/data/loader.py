@@ -6,6 +6,10 @@
     for xb, yb in loader:        # xb: (B, ...), yb: (B,); B = 64 except maybe the last
         ...
     len(loader)                  # number of batches per epoch
+
+Every batch is a **fresh copy**, with or without shuffling (as torch's DataLoader, which
+collates new tensors): editing a batch in place (``xb -= 100``) never changes the
+dataset, and never changes the next epoch's batches.
 """
 
 from __future__ import annotations
@@ -24,13 +28,15 @@ class DataLoader:
         *arrays: one or more arrays of shape ``(N, ...)``, or a single
             :class:`~dlcore.data.base.Dataset` (its ``X`` and ``y`` are used).
         batch_size: samples per batch, B.
-        shuffle: draw a new random order at the start of every epoch.
-        drop_last: skip the last batch if it has fewer than ``batch_size`` samples.
+        shuffle: draw a new random order at the start of every epoch (True or False).
+        drop_last: skip the last batch if it has fewer than ``batch_size`` samples
+            (True or False).
         seed: an int seed or a ``numpy.random.Generator`` for the shuffles. Two
             loaders with the same seed give identical batches, epoch after epoch.
 
     Iterating yields a tuple of batches, one per array, or the batch itself when
-    there is a single array.
+    there is a single array. Each batch is a copy (see the module docstring). The arrays
+    must have at least one sample.
     """
 
     def __init__(self, *arrays, batch_size: int = 32, shuffle: bool = False, drop_last: bool = False, seed=0):
@@ -43,11 +49,21 @@ class DataLoader:
         if None in lengths or len(set(lengths)) != 1:
             shapes = ", ".join(str(a.shape) for a in self.arrays)
             raise ValueError(f"DataLoader arrays must share their first dimension N, got shapes {shapes}")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        if lengths[0] == 0:
+            shapes = ", ".join(str(a.shape) for a in self.arrays)
+            raise ValueError(f"DataLoader got empty arrays (no samples), shapes {shapes}")
+        if (
+            isinstance(batch_size, (bool, np.bool_))
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        for name, value in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"DataLoader {name} must be True or False, got {value!r}")
         self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
         self.rng = _as_rng(seed)
 
     @property
@@ -67,8 +83,8 @@ class DataLoader:
         stop = n - n % size if self.drop_last else n
         for start in range(0, stop, size):
             if order is None:
-                batch = tuple(a[start:start + size] for a in self.arrays)
+                batch = tuple(a[start:start + size].copy() for a in self.arrays)  # not views
             else:
                 rows = order[start:start + size]
-                batch = tuple(a[rows] for a in self.arrays)
+                batch = tuple(a[rows] for a in self.arrays)  # fancy indexing copies
             yield batch[0] if len(batch) == 1 else batch
