@@ -43,6 +43,10 @@ def gradient_at_input(f, df, weights, x, upstream):
 REFERENCE = {"ex1": stable_sigmoid, "ex2": softmax, "ex3": collapse, "ex4": gradient_at_input}
 
 
+def test_module_reference_answers_match_these():
+    assert set(check.REFERENCE_ANSWERS) == set(REFERENCE) == set(check.CORRECT_REWRITES)
+
+
 def _run(capsys, name, answer):
     """Run checker ``name`` on ``answer``; return (passed, printed text)."""
     return run_checker(capsys, check, name, answer)
@@ -53,6 +57,134 @@ def test_reference_solution_passes(capsys, name):
     passed, out = _run(capsys, name, REFERENCE[name])
     assert passed, out
     assert out.startswith("✓")
+    passed, out = _run(capsys, name, check.REFERENCE_ANSWERS[name])
+    assert passed, out
+
+
+REWRITES = [(name, answer) for name, answers in check.CORRECT_REWRITES.items() for answer in answers]
+
+
+@pytest.mark.parametrize("name, answer", REWRITES, ids=[f"{n}-{a.__name__}" for n, a in REWRITES])
+def test_correct_rewrites_pass(capsys, name, answer):
+    passed, out = _run(capsys, name, answer)
+    assert passed, out
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_checkers_work_under_seterr_raise(capsys, name):
+    old = np.seterr(all="raise")
+    try:
+        passed, out = _run(capsys, name, REFERENCE[name])
+    finally:
+        np.seterr(**old)
+    assert passed, out
+
+
+def _float32(fn):
+    def answer(*args):
+        result = fn(*args)
+        if isinstance(result, tuple):
+            return tuple(np.asarray(r, dtype=np.float32) for r in result)
+        return np.asarray(result, dtype=np.float32)
+    return answer
+
+
+def _float16(fn):
+    def answer(*args):
+        result = fn(*args)
+        if isinstance(result, tuple):
+            return tuple(np.asarray(r, dtype=np.float16) for r in result)
+        return np.asarray(result, dtype=np.float16)
+    return answer
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_float32_answers_pass_and_float16_answers_fail(capsys, name):
+    passed, out = _run(capsys, name, _float32(REFERENCE[name]))
+    assert passed, out
+    passed, out = _run(capsys, name, _float16(REFERENCE[name]))
+    assert passed is False and "float16" in out, out
+
+
+def test_ex1_accepts_the_chapter_tanh_identity(capsys):
+    passed, out = _run(capsys, "ex1", lambda z: 0.5 * (1 + np.tanh(z / 2)))
+    assert passed, out
+
+
+def _naive_in_errstate(z):
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-z))
+
+
+@np.errstate(over="ignore", invalid="ignore")
+def _naive_decorated(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def _naive_warnings_ignored(z):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return 1 / (1 + np.exp(-z))
+
+
+def _naive_seterr(z):
+    old = np.seterr(over="ignore")
+    try:
+        return 1 / (1 + np.exp(-z))
+    finally:
+        np.seterr(**old)
+
+
+def _where_both_branches_silenced(z):
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(z >= 0, 1 / (1 + np.exp(-z)), np.exp(z) / (1 + np.exp(z)))
+
+
+@pytest.mark.parametrize("answer", [_naive_in_errstate, _naive_decorated, _naive_warnings_ignored, _naive_seterr,
+                                    _where_both_branches_silenced])
+def test_ex1_rejects_a_silenced_overflow(capsys, answer):
+    passed, out = _run(capsys, "ex1", answer)
+    assert passed is False and "silences NumPy's warnings" in out, out
+
+
+def test_ex2_rejects_a_silenced_overflow(capsys):
+    def naive(z):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
+
+    passed, out = _run(capsys, "ex2", naive)
+    assert passed is False and "silences" in out, out
+
+
+def test_hard_coded_or_memoised_answers_fail(capsys):
+    first = {}
+
+    def memo(z):                                                 # remembers its first answer
+        first.setdefault("v", stable_sigmoid(z))
+        return first["v"] if first["v"].shape == np.shape(z) else stable_sigmoid(z)
+
+    passed, out = _run(capsys, "ex1", lambda z: np.array([0.119203, 0.5, 0.622459, 0.952574]))
+    assert passed is False, out
+    passed, out = _run(capsys, "ex2", lambda z: softmax(np.array([[2.0, 1.0, 0.1], [0.0, 0.0, 0.0]])))
+    assert passed is False, out
+
+    def tanh_only(f, df, weights, x, upstream):                  # ignores the df it is given
+        return gradient_at_input(f, lambda z: 1 - np.tanh(z) ** 2, weights, x, upstream)
+
+    passed, out = _run(capsys, "ex4", tanh_only)
+    assert passed is False and "wrong values" in out, out
+
+    def square_only(weights, biases):                            # identity sized by the last layer
+        W = np.eye(weights[-1].shape[0])
+        b = np.zeros(weights[-1].shape[0])
+        for W_l, b_l in zip(weights, biases):
+            W, b = W_l @ W, b @ W_l.T + b_l
+        return W, b
+
+    passed, out = _run(capsys, "ex3", square_only)
+    assert passed is False, out
 
 
 COMMON_BAD = SHARED_BAD + [
@@ -88,6 +220,8 @@ def test_ex1_specific_feedback(capsys):
         (lambda z: stable_sigmoid(z).sum(), "expected (4,)"),
         (lambda z: stable_sigmoid(z) * np.nan, "NaN"),
         (lambda z: np.clip(stable_sigmoid(z), 1e-12, 1), "sigmoid(-50)"),
+        (lambda z: np.clip(stable_sigmoid(z), 1e-14, 1 - 1e-14), "no clipping"),
+        (lambda z: z, "wrong values"),
     ]
     for answer, words in cases:
         passed, out = _run(capsys, "ex1", answer)

@@ -1,4 +1,4 @@
-"""Direct tests of the chapter 05 checkers: the reference answers pass, odd answers fail kindly."""
+"""Direct tests of the chapter 05 checkers: correct answers pass, wrong and odd answers fail kindly."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from checker_helpers import SHARED_BAD, run_checker
 
 from dlcore.autograd import Value
+from dlcore.check import numerical_gradient
 from dlcore.exercises import ch05 as check
 
 # ---- reference solutions (the same as in exercises/solutions/05_backpropagation.ipynb) ----
@@ -18,21 +20,17 @@ def value_sigmoid(v):
     return 1 / (1 + (-v).exp())
 
 
-def linear_backward(x, W, grad_out):
-    return grad_out @ W, grad_out.T @ x, grad_out.sum(axis=0)
+def maximum(a, b):
+    out = Value(max(a.data, b.data), (a, b), "max")
 
+    def _backward():
+        if a.data >= b.data:
+            a.grad += out.grad
+        else:
+            b.grad += out.grad
 
-def numerical_gradient(f, x, eps=1e-6):
-    grad = np.zeros_like(x, dtype=np.float64)
-    for i in np.ndindex(x.shape):
-        original = x[i]
-        x[i] = original + eps
-        f_plus = f(x)
-        x[i] = original - eps
-        f_minus = f(x)
-        x[i] = original
-        grad[i] = (f_plus - f_minus) / (2 * eps)
-    return grad
+    out._backward = _backward
+    return out
 
 
 def mlp_gradients(x, t, W1, b1, W2, b2):
@@ -44,7 +42,19 @@ def mlp_gradients(x, t, W1, b1, W2, b2):
     return gz.T @ x, gz.sum(axis=0), dW2, db2
 
 
-REFERENCE = {"ex1": value_sigmoid, "ex2": linear_backward, "ex3": numerical_gradient, "ex4": mlp_gradients}
+def softmax_cross_entropy_backward(x, W, b, y):
+    z = x @ W.T + b
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    n = len(y)
+    loss = -log_p[np.arange(n), y].mean()
+    dz = np.exp(log_p)
+    dz[np.arange(n), y] -= 1
+    dz /= n
+    return loss, dz @ W, dz.T @ x, dz.sum(axis=0)
+
+
+REFERENCE = {"ex1": value_sigmoid, "ex2": maximum, "ex3": mlp_gradients, "ex4": softmax_cross_entropy_backward}
 
 
 def _run(capsys, name, answer):
@@ -52,11 +62,46 @@ def _run(capsys, name, answer):
     return run_checker(capsys, check, name, answer)
 
 
+def test_module_reference_answers_match_these():
+    assert set(check.REFERENCE_ANSWERS) == set(REFERENCE) == set(check.CORRECT_REWRITES)
+
+
 @pytest.mark.parametrize("name", sorted(REFERENCE))
 def test_reference_solution_passes(capsys, name):
-    passed, out = _run(capsys, name, REFERENCE[name])
+    for answer in (REFERENCE[name], check.REFERENCE_ANSWERS[name]):
+        passed, out = _run(capsys, name, answer)
+        assert passed, out
+        assert out.startswith("✓")
+
+
+REWRITES = [(name, answer) for name, answers in check.CORRECT_REWRITES.items() for answer in answers]
+
+
+@pytest.mark.parametrize("name, answer", REWRITES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(REWRITES)])
+def test_correct_rewrites_pass(capsys, name, answer):
+    passed, out = _run(capsys, name, answer)
     assert passed, out
-    assert out.startswith("✓")
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_checkers_work_under_seterr_raise(capsys, name):
+    old = np.seterr(all="raise")
+    try:
+        passed, out = _run(capsys, name, REFERENCE[name])
+    finally:
+        np.seterr(**old)
+    assert passed, out
+
+
+@pytest.mark.parametrize("name", ["ex3", "ex4"])
+def test_float32_answers_pass_and_float16_answers_fail(capsys, name):
+    def as_dtype(dtype):
+        return lambda *a: tuple(np.asarray(r, dtype=dtype) for r in REFERENCE[name](*a))
+
+    passed, out = _run(capsys, name, as_dtype(np.float32))
+    assert passed, out
+    passed, out = _run(capsys, name, as_dtype(np.float16))
+    assert passed is False and "float16" in out, out
 
 
 COMMON_BAD = SHARED_BAD + [
@@ -71,72 +116,109 @@ def test_odd_answers_fail_with_a_message(capsys, name, desc, answer, words):
     assert out.startswith("✗") and words in out, out
 
 
-@pytest.mark.parametrize("name, words", [("ex1", "return"), ("ex2", "three arrays"), ("ex3", "return"),
-                                         ("ex4", "four arrays")])
+@pytest.mark.parametrize("name, words", [("ex1", "return"), ("ex2", "return"), ("ex3", "4 values"),
+                                         ("ex4", "4 values")])
 def test_returning_none_is_explained(capsys, name, words):
     passed, out = _run(capsys, name, lambda *a: None)
     assert passed is False and words in out, out
 
 
 def test_ex1_specific_feedback(capsys):
+    def own_node(v):                                          # a hand-made sigmoid node, not built from ops
+        s = 1 / (1 + math.exp(-v.data))
+        out = Value(s, (v,), "σ")
+
+        def _backward():
+            v.grad += s * (1 - s) * out.grad
+
+        out._backward = _backward
+        return out
+
     cases = [
         (lambda v: 1 / (1 + math.exp(-v.data)), "not a Value"),
-        (lambda v: v.sigmoid(), "built-in v.sigmoid()"),
+        (lambda v: v.sigmoid(), "built-in .sigmoid()"),
+        (lambda v: v.sigmoid() + 0, "built-in .sigmoid()"),           # issue 10: a sigmoid node inside
+        (lambda v: (v * 1).sigmoid() * 1, "built-in .sigmoid()"),
+        (own_node, "outside the engine's operations"),
         (lambda v: 1 / (1 + v.exp()), "minus sign"),
         (lambda v: Value(1 / (1 + math.exp(-v.data))), "not connected to v"),
         (lambda v: "0.5", "not a Value"),
+        (lambda v: Value(0.8175744761936437), "not connected to v"),   # hard-coded for v = 1.5
     ]
     for answer, words in cases:
         passed, out = _run(capsys, "ex1", answer)
-        assert passed is False and words in out, out
+        assert passed is False and words in out, (words, out)
+
+
+def _max_node(backward_rule):
+    def answer(a, b):
+        out = Value(max(a.data, b.data), (a, b), "max")
+        out._backward = lambda: backward_rule(a, b, out)
+        return out
+    return answer
 
 
 def test_ex2_specific_feedback(capsys):
+    def overwrites(a, b, out):
+        if a.data > b.data:
+            a.grad = out.grad
+        else:
+            b.grad = out.grad
+
+    def ignores_upstream(a, b, out):
+        if a.data > b.data:
+            a.grad += 1.0
+        else:
+            b.grad += 1.0
+
+    def to_the_smaller(a, b, out):
+        if a.data < b.data:
+            a.grad += out.grad
+        else:
+            b.grad += out.grad
+
+    def to_both(a, b, out):
+        a.grad += out.grad
+        b.grad += out.grad
+
+    def data_not_grad(a, b, out):
+        if a.data > b.data:
+            a.grad += out.data
+        else:
+            b.grad += out.data
+
+    def always_a(a, b, out):                                  # routes to the first input every time
+        a.grad += out.grad
+
     cases = [
-        (lambda x, W, g: (g @ W, x.T @ g, g.sum(axis=0)), "expected (2, 3)"),        # dW transposed
-        (lambda x, W, g: (g @ W, g.T @ x, g.mean(axis=0)), "*mean*"),
-        (lambda x, W, g: (g @ W, g.T @ x), "three arrays"),
-        (lambda x, W, g: (g @ W, g.T @ x, g.sum(axis=1)), "expected (2,)"),
-        (lambda x, W, g: (2 * g @ W, g.T @ x, g.sum(axis=0)), "dx = grad_out @ W"),
-        (lambda x, W, g: (g @ W, g.T @ x, np.full(W.shape[0], np.nan)), "NaN"),
+        (lambda a, b: (a - b).relu() + b, "children (_prev)"),          # built from ops: not a new one
+        (lambda a, b: a if a.data > b.data else b, "children (_prev)"),
+        (lambda a, b: Value(max(a.data, b.data), (a, b), "max"), "neither input received a gradient"),
+        (_max_node(overwrites), "a.grad += ..."),
+        (_max_node(ignores_upstream), "out.grad, not always 1"),
+        (_max_node(to_the_smaller), "the smaller input"),
+        (_max_node(to_both), "wrong values"),
+        (_max_node(data_not_grad), "wrong values"),
+        (_max_node(always_a), "the smaller input"),
+        (lambda a, b: Value(min(a.data, b.data), (a, b), "max"), "wrong values"),
+        (lambda a, b: max(a.data, b.data), "not a Value"),
     ]
     for answer, words in cases:
         passed, out = _run(capsys, "ex2", answer)
-        assert passed is False and words in out, out
+        assert passed is False and words in out, (words, out)
+
+
+def test_ex2_the_checker_does_not_accept_an_answer_that_edits_its_inputs(capsys):
+    def vandal(a, b):
+        out = maximum(a, b)
+        a.data = b.data = out.data
+        return out
+
+    passed, out = _run(capsys, "ex2", vandal)
+    assert passed is False and "changed the data" in out, out
 
 
 def test_ex3_specific_feedback(capsys):
-    def forward_difference(f, x, eps=1e-6):
-        grad = np.zeros_like(x)
-        f0 = f(x)
-        for i in np.ndindex(x.shape):
-            original = x[i]
-            x[i] = original + eps
-            grad[i] = (f(x) - f0) / eps
-            x[i] = original
-        return grad
-
-    def forgets_to_restore(f, x, eps=1e-6):
-        grad = numerical_gradient(f, x.copy(), eps)
-        x += eps
-        return grad
-
-    def ignores_eps(f, x, eps=1e-6):
-        return numerical_gradient(f, x, 0.3)
-
-    cases = [
-        (forward_difference, "*forward* difference"),
-        (forgets_to_restore, "changed x"),
-        (lambda f, x, eps=1e-6: numerical_gradient(f, x, eps).ravel(), "expected (3, 2)"),
-        (ignores_eps, "wrong values"),
-        (lambda f, x, eps=1e-6: np.zeros_like(x), "wrong values"),
-    ]
-    for answer, words in cases:
-        passed, out = _run(capsys, "ex3", answer)
-        assert passed is False and words in out, out
-
-
-def test_ex4_specific_feedback(capsys):
     def half_loss_gradient(x, t, W1, b1, W2, b2):
         return tuple(0.5 * g for g in mlp_gradients(x, t, W1, b1, W2, b2))
 
@@ -150,25 +232,148 @@ def test_ex4_specific_feedback(capsys):
     def sum_not_mean(x, t, W1, b1, W2, b2):
         return tuple(g * t.size for g in mlp_gradients(x, t, W1, b1, W2, b2))
 
+    def divides_by_the_batch_only(x, t, W1, b1, W2, b2):      # right only when there is one output
+        return tuple(g * t.shape[1] for g in mlp_gradients(x, t, W1, b1, W2, b2))
+
+    def test_size_divisor(x, t, W1, b1, W2, b2):              # a divisor fitted to the first case
+        return tuple(g * t.size / 15 for g in mlp_gradients(x, t, W1, b1, W2, b2))
+
     cases = [
         (half_loss_gradient, "half the right value"),
         (no_tanh_slope, "slope of tanh"),
         (sum_not_mean, "y.size"),
+        (divides_by_the_batch_only, "y.size"),
+        (test_size_divisor, "y.size"),
         (lambda *a: tuple(g.T for g in mlp_gradients(*a)), "expected (4, 2)"),
-        (lambda *a: mlp_gradients(*a)[:3], "four arrays"),
+        (lambda *a: mlp_gradients(*a)[:3], "4 values"),
+    ]
+    for answer, words in cases:
+        passed, out = _run(capsys, "ex3", answer)
+        assert passed is False and words in out, (words, out)
+
+
+def _naive_log(x, W, b, y):
+    z = x @ W.T + b
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    n = len(y)
+    with np.errstate(divide="ignore"):
+        loss = -np.log(p[np.arange(n), y]).mean()
+    dz = p.copy()
+    dz[np.arange(n), y] -= 1
+    return loss, dz @ W / n, dz.T @ x / n, dz.sum(axis=0) / n
+
+
+def test_ex4_specific_feedback(capsys):
+    ref = softmax_cross_entropy_backward
+
+    def scaled(i, factor):
+        def answer(*args):
+            out = list(ref(*args))
+            out[i] = out[i] * factor
+            return tuple(out)
+        return answer
+
+    def no_onehot(x, W, b, y):
+        loss, *_ = ref(x, W, b, y)
+        z = x @ W.T + b
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        dz = p / len(y)
+        return loss, dz @ W, dz.T @ x, dz.sum(axis=0)
+
+    def sigmoid_style(x, W, b, y):                           # p (1 - p) in place of the softmax Jacobian
+        loss, *_ = ref(x, W, b, y)
+        z = x @ W.T + b
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        dz = p * (1 - p) / len(y)
+        return loss, dz @ W, dz.T @ x, dz.sum(axis=0)
+
+    def db_mean(x, W, b, y):
+        loss, dx, dW, db = ref(x, W, b, y)
+        return loss, dx, dW, db / W.shape[0]
+
+    def dx_transposed_W(x, W, b, y):
+        loss, dx, dW, db = ref(x, W, b, y)
+        return loss, dx, dW.T, db
+
+    def wrong_class_index(x, W, b, y):                        # the labels shifted by one class
+        return ref(x, W, b, (y + 1) % W.shape[0])
+
+    cases = [
+        (_naive_log, "not a finite number"),
+        (scaled(0, 1), None),
+        (lambda *a: (ref(*a)[0] * len(a[3]),) + ref(*a)[1:], "sum over the batch"),
+        (lambda *a: (ref(*a)[0],) + tuple(g * len(a[3]) for g in ref(*a)[1:]), "1 / N"),
+        (no_onehot, "one-hot"),
+        (sigmoid_style, "wrong values"),
+        (db_mean, "wrong values"),
+        (dx_transposed_W, "the shape of W"),
+        (scaled(1, 2.0), "wrong values"),
+        (scaled(2, -1.0), "wrong values"),
+        (wrong_class_index, "wrong values"),
+        (lambda *a: ref(*a)[:3], "4 values"),
+        (lambda *a: (np.ones(3),) + ref(*a)[1:], "one number"),
     ]
     for answer, words in cases:
         passed, out = _run(capsys, "ex4", answer)
-        assert passed is False and words in out, out
+        if words is None:
+            assert passed, out
+        else:
+            assert passed is False and words in out, (words, out)
+
+
+def test_ex4_reference_matches_torch_autograd_and_numerical_gradients():
+    rng = np.random.default_rng(0)
+    for n, d, k in ((4, 3, 5), (1, 2, 2), (7, 6, 3)):
+        x, W, b = rng.standard_normal((n, d)), rng.standard_normal((k, d)), rng.standard_normal(k)
+        y = rng.integers(0, k, size=n)
+        loss, dx, dW, db = check._ce_reference(x, W, b, y)["loss"], *(
+            check._ce_reference(x, W, b, y)[key] for key in ("dx", "dW", "db"))
+        tx, tW, tb = (torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, W, b))
+        tloss = torch.nn.functional.cross_entropy(tx @ tW.T + tb, torch.tensor(y))
+        tloss.backward()
+        assert loss == pytest.approx(tloss.item(), rel=1e-12)
+        for ours, theirs in ((dx, tx), (dW, tW), (db, tb)):
+            np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+        def loss_of_W(w, x=x, b=b, y=y):
+            return check._ce_reference(x, w, b, y)["loss"]
+
+        np.testing.assert_allclose(numerical_gradient(loss_of_W, W.copy()), dW, rtol=1e-6, atol=1e-9)
+
+
+def test_ex3_reference_matches_torch_autograd():
+    rng = np.random.default_rng(1)
+    x, t = rng.standard_normal((5, 2)), rng.standard_normal((5, 3))
+    params = [rng.standard_normal(s) for s in ((4, 2), (4,), (3, 4), (3,))]
+    ours = check._mlp_reference(x, t, *params)
+    tp = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in params]
+    tx, tt = torch.tensor(x), torch.tensor(t)
+    torch.mean((torch.tanh(tx @ tp[0].T + tp[1]) @ tp[2].T + tp[3] - tt) ** 2).backward()
+    for key, tensor in zip(("dW1", "db1", "dW2", "db2"), tp):
+        np.testing.assert_allclose(ours[key], tensor.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_ex2_reference_routes_like_torch_maximum():
+    for xa, xb in ((2.0, -1.0), (-3.0, 0.5)):
+        a, b = Value(xa), Value(xb)
+        out = 2.5 * maximum(a, b)
+        out.backward()
+        ta, tb = torch.tensor(xa, requires_grad=True), torch.tensor(xb, requires_grad=True)
+        (2.5 * torch.maximum(ta, tb)).backward()
+        assert (a.grad, b.grad) == (ta.grad.item(), tb.grad.item())
 
 
 def test_checkers_do_not_let_the_answer_change_their_data(capsys):
-    def vandal(x, W, g):
-        result = linear_backward(x, W, g)
-        x[:], W[:], g[:] = 0, 0, 0
+    def vandal(x, t, W1, b1, W2, b2):
+        result = mlp_gradients(x, t, W1, b1, W2, b2)
+        for a in (x, t, W1, b1, W2, b2):
+            a[...] = 0
         return result
 
-    passed, out = _run(capsys, "ex2", vandal)
+    passed, out = _run(capsys, "ex3", vandal)
     assert passed, out                      # the checker passes copies, so vandalism changes nothing
 
 
