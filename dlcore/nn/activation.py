@@ -121,7 +121,7 @@ class Softmax(Module):
 
     def forward(self, x):
         x = as_float_array(x, "Softmax")
-        if not -x.ndim <= self.dim < max(x.ndim, 1):
+        if x.ndim == 0 or not -x.ndim <= self.dim < x.ndim:
             raise ValueError(f"Softmax(dim={self.dim}) got an input of shape {x.shape}")
         self._out = softmax(x, axis=self.dim)
         return self._out.copy()  # the caller may edit its copy; ours stays as computed

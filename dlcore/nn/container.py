@@ -53,6 +53,7 @@ class Sequential(Module):
 
     def backward(self, grad_output):
         """Run each module's backward, last to first; return dL/d(input of the first)."""
+        self._check_forward_succeeded()
         modules = self._module_list()
         grad = grad_output
         for i in reversed(range(len(modules))):

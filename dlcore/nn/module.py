@@ -35,7 +35,17 @@ class Parameter:
     """
 
     def __init__(self, data, dtype=None):
-        if dtype is None and isinstance(data, np.ndarray) and data.dtype.kind == "f":
+        if isinstance(data, (str, bytes)) or data is None:
+            raise TypeError(f"Parameter needs an array of numbers, got {type(data).__name__}")
+        keep_dtype = isinstance(data, np.ndarray)  # lists and scalars get the default dtype
+        if not keep_dtype:
+            try:
+                data = np.asarray(data)
+            except ValueError as error:  # ragged nested lists
+                raise TypeError(f"Parameter needs an array of numbers: {error}") from None
+        if data.dtype.kind not in "biuf":  # complex would silently lose its imaginary part
+            raise TypeError(f"Parameter needs real numbers, got dtype {data.dtype}")
+        if dtype is None and keep_dtype and data.dtype.kind == "f":
             dtype = data.dtype
         self.data = np.array(data, dtype=resolve_dtype(dtype))  # always our own copy
         self.grad = np.zeros_like(self.data)
@@ -84,11 +94,17 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement backward()")
 
     def __call__(self, *inputs):
-        return self.forward(*inputs)
+        # If forward raises, what an earlier forward cached must not be used by backward:
+        # that would silently give the gradient of the previous batch.
+        self._forward_failed = True
+        output = self.forward(*inputs)
+        self._forward_failed = False
+        return output
 
     # -- helpers for subclasses --------------------------------------------------------
     def _cached(self, name: str):
         """Return what ``forward`` stored under ``name``; raise if forward never ran."""
+        self._check_forward_succeeded()
         value = getattr(self, name, None)
         if value is None:
             raise RuntimeError(
@@ -96,6 +112,15 @@ class Module:
                 f"layer on an input first (y = layer(x)), then backward(grad_of_y)."
             )
         return value
+
+    def _check_forward_succeeded(self) -> None:
+        """Raise if the last call of this module raised (its caches are stale)."""
+        if getattr(self, "_forward_failed", False):
+            raise RuntimeError(
+                f"{type(self).__name__}.backward() was called after the last forward() raised "
+                f"an error, so there is nothing to differentiate: call the layer on a valid "
+                f"input again first"
+            )
 
     def register_buffer(self, name: str, array: np.ndarray) -> None:
         """Store a non-trainable array (like BatchNorm's running mean) that is saved in
@@ -144,6 +169,8 @@ class Module:
 
     def train(self, mode: bool = True) -> Module:
         """Set training mode (``mode=True``) or evaluation mode, here and in sub-modules."""
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"train(mode) takes True or False, got {mode!r}")
         self.training = bool(mode)
         for child in self.children():
             child.train(mode)
