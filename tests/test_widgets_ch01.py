@@ -32,7 +32,8 @@ def test_explorer_is_a_widget_with_its_controls(digits_split):
     explorer = learning_curve_explorer(*digits_split, rng=np.random.default_rng(1))
     assert isinstance(explorer, widgets.VBox)
     assert isinstance(explorer.slider, widgets.IntSlider)
-    assert explorer.slider in explorer.children and explorer.image in explorer.children
+    assert explorer.slider in explorer.children[0].children and explorer.image in explorer.children
+    assert isinstance(explorer.reshuffle, widgets.Button) and explorer.reshuffle in explorer.children[0].children
     assert explorer.slider.min == 1 and explorer.slider.value == 1
     assert explorer.slider.max == np.bincount(digits_split[1]).min()
     assert explorer.templates.shape == (10, 8, 8)
@@ -56,7 +57,7 @@ def test_state_matches_a_direct_computation():
     rng = np.random.default_rng(0)
     X, y = _toy_data(rng)
     Xt, yt = _toy_data(rng, n_per_class=5)
-    explorer = learning_curve_explorer(X, y, Xt, yt, rng=np.random.default_rng(3), per_class=4)
+    explorer = learning_curve_explorer(X, y, Xt, yt, rng=np.random.default_rng(3), per_class=4, orders=1)
     order = balanced_order(y, np.random.default_rng(3))
     rows = order[:12]
     assert np.bincount(y[rows]).tolist() == [4, 4, 4]
@@ -97,3 +98,46 @@ def test_colour_images_are_refused():
     X = np.zeros((4, 3, 2, 2))
     with pytest.raises(ValueError, match="grey images"):
         learning_curve_explorer(X, np.array([0, 1, 0, 1]), X, np.array([0, 1, 0, 1]))
+
+
+def test_reshuffle_draws_a_new_order_and_the_spread_covers_every_order(digits_split):
+    explorer = learning_curve_explorer(*digits_split, rng=np.random.default_rng(1), per_class=2)
+    assert explorer.curves.shape == (5, explorer.slider.max)
+    low, high = explorer.spread
+    column = explorer.curves[:, 1]
+    assert (low, high) == (column.min(), column.max()) and low <= explorer.accuracy <= high
+    assert high - low > 0.02                      # two examples per class: the draw matters
+    assert "ranges from" in explorer.label.value and f"{low:.1%}" in explorer.label.value
+    before = (explorer.accuracy, explorer.image.value, explorer.curve.copy())
+    explorer.reshuffle.click()
+    assert explorer.curves.shape[0] == 6
+    assert not np.array_equal(explorer.curve, before[2])
+    assert explorer.image.value != before[1]
+    assert explorer.accuracy == pytest.approx(explorer.curve[1])
+
+
+def test_slider_extremes_and_many_reshuffles(digits_split):
+    explorer = learning_curve_explorer(*digits_split, rng=np.random.default_rng(2), max_orders=6)
+    explorer.slider.value = explorer.slider.min
+    assert explorer.per_class == 1 and 0.3 < explorer.accuracy < 0.95
+    explorer.slider.value = explorer.slider.max
+    assert explorer.per_class == explorer.slider.max and explorer.accuracy > 0.85
+    low, high = explorer.spread
+    assert high - low < 0.03                      # with every example, the order hardly matters
+    for _ in range(3):
+        explorer.shuffle()
+    assert explorer.curves.shape[0] == 6          # capped: no silent growth
+    assert "held-out" in explorer.label.value and "validation accuracy" in explorer.label.value
+
+
+def test_bad_orders_are_refused():
+    X = np.zeros((4, 1, 2, 2)) + 0.5
+    y = np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="orders"):
+        learning_curve_explorer(X, y, X, y, orders=0)
+
+
+def test_fast_curve_matches_the_direct_computation(digits_split):
+    explorer = learning_curve_explorer(*digits_split, rng=np.random.default_rng(4), orders=2)
+    direct = [explorer._evaluate(explorer._orders[-1], k)[0] for k in range(1, explorer.slider.max + 1)]
+    np.testing.assert_allclose(explorer.curve, direct)
