@@ -68,9 +68,35 @@ def pick(quick, full, size: str | None = None):
     return full if (size or get_size()) == "full" else quick
 
 
+def describe_device(dev) -> str:
+    """``"cuda (Tesla T4, 15.8 GB)"``, ``"mps (Apple GPU)"`` or ``"cpu (no GPU found)"``."""
+    import torch  # noqa: PLC0415  (only the PyTorch chapters get here)
+
+    dev = torch.device(dev)
+    if dev.type == "cuda":
+        props = torch.cuda.get_device_properties(dev)
+        return f"{dev} ({props.name}, {props.total_memory / 1e9:.1f} GB)"
+    if dev.type == "mps":
+        return "mps (Apple GPU)"
+    return "cpu (no GPU found)" if not torch.cuda.is_available() else "cpu (chosen; a GPU exists)"
+
+
+def _torch_setup(seed: int) -> tuple[str, str]:
+    """Seed everything; return the device's name (``"cuda"``) and its description."""
+    from dlcore.torch import device, seed_everything  # noqa: PLC0415  (imports torch)
+
+    seed_everything(seed)
+    dev = device()
+    return str(dev), describe_device(dev)
+
+
 @dataclass(frozen=True)
 class Setup:
-    """What :func:`setup` decided: size, device, seed and a seeded generator."""
+    """What :func:`setup` decided: size, device, seed and a seeded generator.
+
+    ``device`` is ``"cpu (NumPy)"`` in Part I and a torch device name such as
+    ``"cuda"`` or ``"cpu"`` with ``setup(torch=True)`` (``torch.device(cfg.device)`` works).
+    """
 
     size: str
     device: str
@@ -92,7 +118,9 @@ def setup(seed: int | None = None, *, torch: bool = False, verbose: bool = True,
 
     Args:
         seed: seed for the returned generator (default ``DLCORE_SEED`` or 0).
-        torch: True in the PyTorch chapters: also seed torch and report its device.
+        torch: True in the PyTorch chapters: seed Python, NumPy and torch
+            (:func:`dlcore.torch.seed_everything`) and report the device that
+            :func:`dlcore.torch.device` picks, with the GPU's name and memory.
         verbose: print the one-line summary.
         style: apply the book's figure style (:func:`dlcore.plot.use_style`).
 
@@ -101,16 +129,13 @@ def setup(seed: int | None = None, *, torch: bool = False, verbose: bool = True,
     """
     seed = get_seed() if seed is None else int(seed)
     size = get_size()
-    device = "cpu (NumPy)"
+    device = described = "cpu (NumPy)"
     if torch:
-        import torch as _torch  # noqa: PLC0415
-
-        _torch.manual_seed(seed)
-        device = "cuda" if _torch.cuda.is_available() else "cpu"
+        device, described = _torch_setup(seed)
     if style:
         from .plot import use_style  # noqa: PLC0415  (matplotlib only when plotting)
 
         use_style()
     if verbose:
-        print(f"size: {size} | device: {device} | seed: {seed}")
+        print(f"size: {size} | device: {described} | seed: {seed}")
     return Setup(size=size, device=device, seed=seed, rng=np.random.default_rng(seed))

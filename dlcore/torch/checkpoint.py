@@ -12,7 +12,8 @@ shuffling generator).
   previous checkpoint intact, never half a file.
 * :func:`load_checkpoint` reads with ``torch.load(weights_only=True)`` only, so a
   checkpoint can hold tensors, lists, dicts, numbers and strings but never code.
-  It checks everything before it changes anything: an unreadable file, or one
+  It checks everything before it changes anything: an unreadable file (truncated,
+  or with a record whose CRC32 checksum fails), or one
   from another architecture, raises :class:`CheckpointError` naming the file and
   the tensors that do not match, and leaves the model and optimizer untouched.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +171,16 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, scaler=None, *,
 def _read(path: Path) -> dict:
     if not path.is_file():
         raise CheckpointNotFoundError(f"no checkpoint file at {path}")
+    # torch.load does not check the zip records' CRC32 checksums: flipped bytes inside a
+    # tensor would load silently as wrong weights. zipfile checks every record.
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint; the file is truncated or corrupted "
+                              f"({type(err).__name__}: {err})") from None
+    if bad is not None:
+        raise CheckpointError(f"{path}: the file is corrupted: its record {bad!r} fails its CRC32 check")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, bad pickle, refused global, ...
