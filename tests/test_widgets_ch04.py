@@ -115,3 +115,54 @@ def test_static_plot_draws_three_labelled_panels():
 
 def test_explorer_uses_the_library_layers():
     assert ACTIVATIONS["ReLU"] is nn.ReLU and ACTIVATIONS["GELU"] is nn.GELU
+
+
+def test_exploding_and_vanishing_gradients_are_flagged(explorer):
+    c = explorer.controls
+    c["init"].value, c["layers"].value, c["activation"].value = "He", 12, "sigmoid"
+    c["input_std"].value = 1.0
+    assert explorer.state["regime"] == "vanishing" and "VANISHING" in explorer.label.value
+    c["activation"].value = "tanh"
+    c["input_std"].value = c["input_std"].min                 # tanh near 0 is linear: He weights' gain wins
+    s = explorer.state
+    assert s["growth"] == pytest.approx(s["grad_rms"] / s["layer_grad_rms"][-1])
+    assert s["growth_per_layer"] == pytest.approx(s["growth"] ** (1 / 12))
+    assert s["growth_per_layer"] > 1 and s["regime"] in ("growing", "exploding")
+    assert s["regime"].upper() in explorer.label.value or "growing" in explorer.label.value
+
+
+def test_gradient_regime_thresholds():
+    from dlcore.widgets.ch04 import gradient_regime
+
+    assert [gradient_regime(g) for g in (1e-3, 0.3, 1.0, 3.0, 50.0, float("inf"))] == [
+        "vanishing", "shrinking", "stable", "growing", "exploding", "exploding"]
+
+
+@pytest.mark.parametrize("name", ["ReLU", "leaky ReLU"])
+def test_input_scale_cannot_matter_for_homogeneous_activations_and_the_label_says_why(explorer, name):
+    c = explorer.controls
+    c["activation"].value, c["layers"].value, c["init"].value = name, 6, "He"
+    c["input_std"].value = c["input_std"].min
+    small = explorer.state
+    c["input_std"].value = c["input_std"].max
+    large = explorer.state
+    np.testing.assert_allclose(large["input_grad"], small["input_grad"], rtol=1e-9, atol=1e-12)
+    ratio = large["input_std"] / small["input_std"]
+    assert large["output_std"] == pytest.approx(ratio * small["output_std"], rel=1e-9)
+    assert "f(cz) = c f(z)" in explorer.label.value
+    c["activation"].value = "tanh"
+    assert "f(cz) = c f(z)" not in explorer.label.value
+
+
+def test_every_control_at_its_extremes_gives_a_finite_state_and_a_picture(explorer):
+    c = explorer.controls
+    for name in ACTIVATIONS:
+        for init in INITS:
+            for layers in (c["layers"].min, c["layers"].max):
+                for std in (c["input_std"].min, c["input_std"].max):
+                    c["activation"].value, c["init"].value = name, init
+                    c["layers"].value, c["input_std"].value = layers, std
+                    s = explorer.state
+                    assert np.isfinite(s["grad_rms"]) and np.isfinite(s["output_std"])
+                    assert s["regime"] in ("vanishing", "shrinking", "stable", "growing", "exploding")
+    assert explorer.image.value[:4] == b"\x89PNG"

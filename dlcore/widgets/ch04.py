@@ -56,6 +56,33 @@ def derivative(activation: str, z: np.ndarray) -> np.ndarray:
     return layer.backward(np.ones_like(z))
 
 
+#: Thresholds on the gradient's growth through the whole stack (RMS at the input / RMS at the top).
+VANISHING_BELOW, EXPLODING_ABOVE = 1e-2, 10.0
+
+
+def gradient_regime(growth: float) -> str:
+    """"vanishing", "shrinking", "stable", "growing" or "exploding", from the total growth factor.
+
+    Below :data:`VANISHING_BELOW` the gradient has vanished; above :data:`EXPLODING_ABOVE` it
+    has exploded; within a factor of 2 either way it is stable.
+    """
+    if not np.isfinite(growth):
+        return "exploding"
+    if growth < VANISHING_BELOW:
+        return "vanishing"
+    if growth > EXPLODING_ABOVE:
+        return "exploding"
+    if growth < 0.5:
+        return "shrinking"
+    if growth > 2.0:
+        return "growing"
+    return "stable"
+
+
+#: Activations with f(c z) = c f(z) for c > 0: without biases, the input scale cancels out.
+HOMOGENEOUS = ("ReLU", "leaky ReLU")
+
+
 def stack_statistics(activation: str, n_layers: int, input_std: float = 1.0, init: str = "He", *,
                      weights: np.ndarray, inputs: np.ndarray, upstream: np.ndarray) -> dict:
     """Run inputs forward through ``n_layers`` layers and a gradient back to the input.
@@ -75,7 +102,8 @@ def stack_statistics(activation: str, n_layers: int, input_std: float = 1.0, ini
         input, ``first_preactivations`` (N, width), ``layer_output_std`` (n_layers,),
         ``layer_grad_rms`` (n_layers + 1,) with entry l the RMS of the gradient at the input
         of layer l + 1 (entry 0: the network's input; the last: the upstream gradient),
-        ``output_std`` and ``grad_rms``.
+        ``output_std``, ``grad_rms``, ``growth`` (RMS at the input over RMS at the output),
+        ``growth_per_layer`` (its n-th root) and ``regime`` (:func:`gradient_regime`).
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
@@ -96,8 +124,10 @@ def stack_statistics(activation: str, n_layers: int, input_std: float = 1.0, ini
     for W, act in zip(mats[::-1], acts[::-1]):
         g = act.backward(g) @ W          # the chain rule through f, then through the weights
         grad_rms.append(float(np.sqrt(np.mean(g * g))))
+    ratio = grad_rms[-1] / grad_rms[0] if grad_rms[0] > 0 else float("nan")
     return {
         "activation": activation, "n_layers": int(n_layers), "input_std": float(input_std), "init": init,
+        "growth": ratio, "growth_per_layer": ratio ** (1 / n_layers), "regime": gradient_regime(ratio),
         "first_preactivations": first, "outputs": h, "input_grad": g,
         "layer_output_std": np.array(output_std), "layer_grad_rms": np.array(grad_rms[::-1]),
         "output_std": output_std[-1], "grad_rms": grad_rms[-1],
@@ -121,15 +151,15 @@ def plot_stack_statistics(stats: dict, axes=None):
     z_first = stats["first_preactivations"].ravel()
     reach = max(4.0, float(np.percentile(np.abs(z_first), 99)))
     z = np.linspace(-reach, reach, 401)
-    ax_f.hist(z_first, bins=60, range=(-reach, reach), density=True, color="0.85",
-              label="first-layer inputs")
-    density_top = ax_f.get_ylim()[1]
+    density, edges = np.histogram(z_first, bins=60, range=(-reach, reach), density=True)
+    ax_f.stairs(density, edges, fill=True, color="0.85", label="first-layer inputs")   # one artist: fast
+    density_top = max(float(density.max()), 1e-12)
     twin = ax_f.twinx()
     f = ACTIVATIONS[name]()(z)
     twin.plot(z, f, color=PALETTE[0], lw=2, label="f(z)")
     twin.plot(z, derivative(name, z), color=PALETTE[3], lw=2, ls="--", label="f'(z)")
     twin.legend(loc="upper left", fontsize=8)
-    twin.set_ylabel("f(z) and f'(z)")
+    twin.tick_params(labelsize=8)
     twin.grid(False)
     ax_f.set_ylim(0, density_top * 1.05)
     ax_f.set_yticks([])
@@ -137,20 +167,50 @@ def plot_stack_statistics(stats: dict, axes=None):
     ax_f.set_title(f"{name}: f, f' and the inputs (grey)")
 
     out = stats["outputs"].ravel()
-    ax_out.hist(out, bins=60, color=PALETTE[0])
+    counts, edges = np.histogram(out, bins=60)
+    ax_out.stairs(counts, edges, fill=True, color=PALETTE[0])
     ax_out.set_xlabel(f"output of layer {n}")
     ax_out.set_ylabel("count")
     ax_out.set_title(f"Outputs after {n} layer(s): std {stats['output_std']:.2g}")
 
     grad = np.abs(stats["input_grad"].ravel())
     logs = np.log10(grad[grad > 0]) if np.any(grad > 0) else np.array([0.0])
-    ax_grad.hist(logs, bins=60, color=PALETTE[2])
+    counts, edges = np.histogram(logs, bins=60)
+    ax_grad.stairs(counts, edges, fill=True, color=PALETTE[2])
     ax_grad.axvline(0, color="0.3", lw=1, ls=":")        # |gradient| = 1
     ax_grad.set_xlim(min(float(logs.min()), -3.0) - 0.5, max(float(logs.max()), 1.0) + 0.5)
     ax_grad.set_xlabel("log10 |gradient| at the input")
     ax_grad.set_ylabel("count")
-    ax_grad.set_title(f"Gradient after {n} layer(s): RMS {stats['grad_rms']:.2g}")
+    ax_grad.set_title(f"Gradient at the input: RMS {stats['grad_rms']:.2g}")
+    regime = stats.get("regime", "")
+    if regime in ("vanishing", "exploding"):                 # flag what the reader must notice
+        ax_grad.text(0.03, 0.93, f"{regime.upper()}: x{stats['growth']:.2g}", transform=ax_grad.transAxes,
+                     color="#b00000", fontweight="bold", va="top")
     return [ax_f, ax_out, ax_grad]
+
+
+_REGIME_WORDS = {
+    "vanishing": "<b style='color:#b00000'>VANISHING</b>: the layers near the input barely learn",
+    "exploding": "<b style='color:#b00000'>EXPLODING</b>: updates to the layers near the input "
+                 "would be huge",
+    "shrinking": "shrinking, and it would vanish in a deeper stack",
+    "growing": "growing, and it would explode in a deeper stack",
+    "stable": "stable",
+}
+
+
+def describe(s: dict) -> str:
+    """The explorer's sentence about a :func:`stack_statistics` result (HTML)."""
+    text = (f"<b>{s['activation']}</b>, {s['n_layers']} layer(s), {s['init']} weights, input std "
+            f"{s['input_std']:.2g}: output std <b>{s['output_std']:.3g}</b>. The gradient left the top "
+            f"with RMS {s['layer_grad_rms'][-1]:.3g} and reached the input with RMS <b>{s['grad_rms']:.3g}</b>, "
+            f"a factor of {s['growth']:.3g} ({s['growth_per_layer']:.3g} per layer): "
+            f"{_REGIME_WORDS[s['regime']]}.")
+    if s["activation"] in HOMOGENEOUS:
+        text += (f"<br><i>The input std changes nothing but the scale here: {s['activation']} satisfies "
+                 "f(cz) = c f(z) for c &gt; 0, so without biases every layer's output scales by the same c, "
+                 "and the slopes, hence the gradient, do not change at all.</i>")
+    return text
 
 
 class ActivationExplorer(widgets.VBox):
@@ -199,10 +259,7 @@ class ActivationExplorer(widgets.VBox):
                                       c["init"].value, weights=self._weights, inputs=self._inputs,
                                       upstream=self._upstream)
         s = self.state
-        self.label.value = (f"<b>{s['activation']}</b>, {s['n_layers']} layer(s), {s['init']} weights: "
-                            f"output std <b>{s['output_std']:.3g}</b>; the gradient at the input has RMS "
-                            f"<b>{s['grad_rms']:.3g}</b> (it left the output with RMS "
-                            f"{s['layer_grad_rms'][-1]:.3g}).")
+        self.label.value = describe(s)
         self.image.value = self._render_png()
 
     def _render_png(self) -> bytes:
