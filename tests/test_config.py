@@ -43,3 +43,35 @@ def test_setup_prints_one_line(monkeypatch, capsys):
     assert capsys.readouterr().out == "size: quick | device: cpu (NumPy) | seed: 3\n"
     assert cfg.quick and cfg.pick(1, 2) == 1 and config.pick(1, 2, size="full") == 2
     np.testing.assert_array_equal(cfg.rng.random(2), np.random.default_rng(3).random(2))
+
+
+def test_setup_with_torch_seeds_everything_and_names_the_device(monkeypatch, capsys):
+    torch = pytest.importorskip("torch")
+    import random
+
+    monkeypatch.setenv("DLCORE_SIZE", "quick")
+    monkeypatch.delenv("DLCORE_DEVICE", raising=False)
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU; the CPU line is tested elsewhere")
+    cfg = config.setup(seed=3, torch=True, style=False)
+    assert capsys.readouterr().out == "size: quick | device: cpu (no GPU found) | seed: 3\n"
+    assert cfg.device == "cpu" and torch.device(cfg.device).type == "cpu"
+    drawn = (random.random(), np.random.rand(), torch.rand(1).item())  # noqa: NPY002 (the global ones)
+    config.setup(seed=3, torch=True, style=False, verbose=False)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == drawn  # noqa: NPY002
+
+
+def test_describe_device_reports_the_gpu_name_and_memory(monkeypatch):
+    torch = pytest.importorskip("torch")
+
+    class Props:
+        name = "Tesla T4"
+        total_memory = 15_828_320_256  # what a Colab T4 reports
+
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda dev: Props())
+    assert config.describe_device("cuda") == "cuda (Tesla T4, 15.8 GB)"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert config.describe_device("cpu") == "cpu (no GPU found)"
+    assert config.describe_device("mps") == "mps (Apple GPU)"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert config.describe_device("cpu") == "cpu (chosen; a GPU exists)"

@@ -20,6 +20,33 @@ def test_dlcore_and_its_numpy_core_do_not_import_torch():
     assert "torch" not in loaded
 
 
+def test_dlcore_data_and_config_do_not_import_torch():
+    loaded = modules_loaded_by("import dlcore.data, dlcore.config")
+    assert "dlcore" in loaded and "torch" not in loaded
+    # setup() of Part I asks torch about a GPU only to choose the default size
+    loaded = modules_loaded_by("import os; os.environ['DLCORE_SIZE'] = 'quick'; import dlcore.config; "
+                               "dlcore.config.setup(verbose=False, style=False)")
+    assert "torch" not in loaded
+
+
+def test_dlcore_torch_loads_neither_matplotlib_nor_torchvision_until_needed():
+    loaded = modules_loaded_by("import dlcore.torch, dlcore.torch.data")
+    assert "torch" in loaded
+    assert not {"matplotlib", "torchvision", "IPython"} & loaded
+
+
+def test_dlcore_torch_public_api():
+    import pytest
+
+    pytest.importorskip("torch")
+    import dlcore.torch as dt
+
+    for name in ("device", "seed_everything", "fit", "History", "evaluate", "predict", "save_checkpoint",
+                 "load_checkpoint", "CheckpointError", "accuracy", "max_steps", "capped", "amp_dtype"):
+        assert hasattr(dt, name) and name in dt.__all__, name
+    assert callable(dt.device) and isinstance(dt.device(prefer="cpu"), __import__("torch").device)
+
+
 def test_import_dlcore_loads_nothing_heavy():
     loaded = modules_loaded_by("import dlcore")
     assert not {"torch", "matplotlib", "scipy"} & loaded

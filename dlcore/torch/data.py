@@ -48,7 +48,7 @@ def _integral_labels(y: np.ndarray) -> np.ndarray:
     bad[~bad] = y[~bad] != np.round(y[~bad])
     if bad.any():
         where = np.flatnonzero(bad.reshape(-1))
-        shown = ", ".join(f"y[{i}]={y.reshape(-1)[i]!r}" for i in where[:5])
+        shown = ", ".join(f"y[{i}]={float(y.reshape(-1)[i])!r}" for i in where[:5])
         raise ValueError(f"labels must be whole numbers (class indices); {len(where)} are not: {shown}"
                          + (" ..." if len(where) > 5 else "") + " (truncating them would change the classes)")
     return np.ascontiguousarray(y, dtype=np.int64)
