@@ -116,3 +116,55 @@ def test_run_descent_stops_when_it_diverges():
 def test_unknown_function_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown function"):
         gradient_descent_explorer(function="saddle")
+
+
+# ---- issue 11: divergence is flagged at once, lr = 2 is a slider position, loss 0 keeps the axis --
+
+
+@pytest.mark.parametrize("lr, status", [(0.3, "converging"), (1.0, "converged"), (1.9, "converging"),
+                                        (2.0, "bouncing"), (2.1, "diverging"), (2.3, "diverging")])
+def test_every_learning_rate_on_the_bowl_gets_the_right_flag(explorer, lr, status):
+    explorer.controls["lr"].value = lr
+    s = explorer.state
+    assert s["status"] == status, (lr, s["status"], s["losses"][[0, -1]])
+    assert s["diverged"] == (status in ("diverged", "diverging"))
+    assert s["limit"] == pytest.approx(2.0)
+    if status == "diverging":
+        assert "Diverging" in explorer.label.value and "above it" in explorer.label.value
+    if status == "bouncing":
+        assert "Neither converging nor diverging" in explorer.label.value
+
+
+def test_the_slider_extremes_and_lr_two_are_reachable(explorer):
+    slider = explorer.controls["lr"]
+    exponents = slider.min + slider.step * np.arange(round((slider.max - slider.min) / slider.step) + 1)
+    positions = slider.base ** exponents
+    assert np.isclose(positions, 2.0, rtol=1e-12).any() and np.isclose(positions, 1.0, rtol=1e-12).any()
+    slider.value = slider.base ** slider.max              # the largest lr: blows up, flagged
+    assert explorer.state["status"] == "diverged" and "Diverged" in explorer.label.value
+    slider.value = slider.base ** slider.min              # the smallest: barely moves, no flag
+    assert explorer.state["status"] == "converging" and not explorer.state["diverged"]
+    explorer.controls["momentum"].value = explorer.controls["momentum"].max
+    explorer.controls["steps"].value = explorer.controls["steps"].max
+    assert explorer.state["path"].shape == (2001, 2)
+
+
+def test_momentum_moves_the_stability_limit(explorer):
+    explorer.controls["steps"].value = 300
+    explorer.controls["momentum"].value = 0.5
+    explorer.controls["lr"].value = 2.8                   # above 2/lambda, below 2 (1 + 0.5) / lambda = 3
+    assert explorer.state["limit"] == pytest.approx(3.0)
+    assert explorer.state["status"] in ("converging", "converged")
+
+
+def test_a_loss_of_exactly_zero_does_not_collapse_the_log_axis(explorer):
+    explorer.controls["lr"].value = 1.0                   # one step lands exactly on the minimum
+    assert explorer.state["losses"][1] == 0.0 and explorer.state["status"] == "converged"
+    low, high = explorer.loss_ylim
+    assert low > 1e-18 * explorer.state["losses"][0] and high >= explorer.state["losses"][0]
+
+
+def test_rosenbrock_has_no_quadratic_limit_but_is_still_flagged():
+    explorer = gradient_descent_explorer(function="Rosenbrock", lr=0.01, steps=200)
+    assert explorer.state["limit"] is None
+    assert explorer.state["diverged"], explorer.state["status"]

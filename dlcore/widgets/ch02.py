@@ -34,6 +34,33 @@ from ..plot import PALETTE
 #: A path is stopped when a coordinate grows beyond this size: it has diverged.
 DIVERGED_AT = 1e6
 
+#: What the explorer can say about a run, from worst to best.
+STATUSES = ("diverged", "diverging", "bouncing", "converging", "converged")
+
+
+def classify(losses: np.ndarray, blew_up: bool) -> str:
+    """Name the outcome of a run from its losses (K + 1,), the first being the start.
+
+    * ``"diverged"``: the path blew up (a coordinate beyond :data:`DIVERGED_AT`, or NaN);
+    * ``"diverging"``: the loss ended above where it started and is at its highest in the last
+      tenth of the run, so it is still growing;
+    * ``"bouncing"``: the loss ended where it started (within 1e-6), e.g. lr exactly 2/lambda on a
+      quadratic, where the iterates jump between two points for ever;
+    * ``"converged"``: the loss fell below 1e-10 of its start (or to exactly 0);
+    * ``"converging"``: anything else, a loss lower than at the start.
+    """
+    if blew_up:
+        return "diverged"
+    first, last = float(losses[0]), float(losses[-1])
+    tail = losses[-max(2, len(losses) // 10):]
+    if last > first * (1 + 1e-6) and tail.max() >= losses.max():
+        return "diverging"
+    if first > 0 and abs(last - first) <= 1e-6 * first:
+        return "bouncing"
+    if last <= 1e-10 * first:
+        return "converged"
+    return "converging"
+
 
 @dataclass(frozen=True)
 class Surface:
@@ -48,6 +75,9 @@ class Surface:
         xlim, ylim: the region that is drawn.
         start, lr, steps: the explorer's starting settings for this surface.
         levels: contour levels.
+        max_curvature: for a quadratic surface, the largest eigenvalue of its (constant)
+            Hessian, which sets the stability limit lr < 2 (1 + momentum) / max_curvature;
+            ``None`` for a surface whose curvature changes from place to place.
     """
 
     name: str
@@ -61,6 +91,7 @@ class Surface:
     lr: float
     steps: int
     levels: tuple[float, ...]
+    max_curvature: float | None = None
 
 
 def _bowl(w):
@@ -99,10 +130,11 @@ def _rosenbrock_grad(w):
 SURFACES: dict[str, Surface] = {
     "quadratic bowl": Surface(
         "quadratic bowl", "f(x, y) = (x² + y²) / 2", _bowl, _bowl_grad, (0.0, 0.0),
-        (-3.0, 3.0), (-3.0, 3.0), (-2.5, 2.0), 0.3, 30, tuple(np.linspace(0.25, 9, 12))),
+        (-3.0, 3.0), (-3.0, 3.0), (-2.5, 2.0), 0.3, 30, tuple(np.linspace(0.25, 9, 12)), 1.0),
     "elongated valley": Surface(
         "elongated valley", "f(x, y) = (x² + 25 y²) / 2", _valley, _valley_grad, (0.0, 0.0),
-        (-6.0, 6.0), (-2.0, 2.0), (-5.0, 1.5), 0.07, 60, tuple(np.geomspace(0.05, 50, 12))),
+        (-6.0, 6.0), (-2.0, 2.0), (-5.0, 1.5), 0.07, 60, tuple(np.geomspace(0.05, 50, 12)),
+        VALLEY_CURVATURE),
     "Rosenbrock": Surface(
         "Rosenbrock", "f(x, y) = (1 - x)² + 100 (y - x²)²", _rosenbrock, _rosenbrock_grad, (1.0, 1.0),
         (-2.0, 2.0), (-1.0, 3.0), (-1.5, 2.0), 1e-3, 1000, tuple(np.geomspace(0.05, 2000, 14))),
@@ -162,7 +194,9 @@ class GradientDescentExplorer(widgets.VBox):
         image: ``Image`` widget with the PNG of the figure.
         state: the current result, a dict with ``function``, ``lr``, ``momentum``,
             ``start`` (2,), ``steps``, ``path`` (K + 1, 2), ``losses`` (K + 1,),
-            ``diverged`` (bool) and ``final_loss`` (float, inf when diverged).
+            ``status`` (one of :data:`STATUSES`), ``diverged`` (True when the status is
+            ``"diverged"`` or ``"diverging"``), ``final_loss`` (float, inf when the path blew up)
+            and ``limit`` (the largest stable lr of a quadratic surface, else None).
     """
 
     def __init__(self, surfaces: dict[str, Surface] | None = None, *, function: str | None = None,
@@ -179,8 +213,9 @@ class GradientDescentExplorer(widgets.VBox):
         self.controls = {
             "function": widgets.Dropdown(options=list(self.surfaces), value=name, description="function",
                                          style=style, layout=layout),
-            "lr": widgets.FloatLogSlider(value=surface.lr, base=10, min=-4, max=0.5, step=0.02,
-                                         description="learning rate", readout_format=".2g",
+            # base 2, so that 1 and 2 (the bowl's 1/lambda and 2/lambda) are slider positions
+            "lr": widgets.FloatLogSlider(value=surface.lr, base=2, min=-14, max=1.6, step=0.05,
+                                         description="learning rate", readout_format=".3g",
                                          continuous_update=False, style=style, layout=layout),
             "momentum": widgets.FloatSlider(value=momentum, min=0.0, max=0.99, step=0.01,
                                             description="momentum", continuous_update=False,
@@ -239,25 +274,47 @@ class GradientDescentExplorer(widgets.VBox):
         surface = self.surfaces[c["function"].value]
         start = np.array([c["x0"].value, c["y0"].value])
         path = run_descent(surface.grad, start, c["lr"].value, c["momentum"].value, c["steps"].value)
-        diverged = len(path) < c["steps"].value + 1 or not np.all(np.isfinite(path[-1]))
+        blew_up = len(path) < c["steps"].value + 1 or not np.all(np.isfinite(path[-1]))
         with np.errstate(over="ignore", invalid="ignore"):
             losses = surface.f(path)
+        status = classify(losses, blew_up)
+        limit = (None if surface.max_curvature is None
+                 else 2 * (1 + float(c["momentum"].value)) / surface.max_curvature)
         self.state = {
             "function": surface.name, "lr": float(c["lr"].value), "momentum": float(c["momentum"].value),
             "start": start, "steps": int(c["steps"].value), "path": path, "losses": losses,
-            "diverged": bool(diverged), "final_loss": float("inf") if diverged else float(losses[-1]),
+            "status": status, "diverged": status in ("diverged", "diverging"), "limit": limit,
+            "final_loss": float("inf") if blew_up else float(losses[-1]),
         }
         self.label.value = self._sentence()
         self.image.value = self._render_png(surface)
 
     def _sentence(self) -> str:
         s = self.state
-        if s["diverged"]:
-            return (f"<b>Diverged</b> after {len(s['path']) - 1} steps: the learning rate "
-                    f"{s['lr']:.3g} is too large for this surface.")
+        if s["limit"] is None:
+            rule = ""
+        else:
+            what = "2 / λ_max" if s["momentum"] == 0 else "2 (1 + momentum) / λ_max"
+            side = "above" if s["lr"] > s["limit"] * (1 + 1e-9) else (
+                "exactly at" if s["lr"] >= s["limit"] * (1 - 1e-9) else "below")
+            rule = (f" On this quadratic the stability limit is lr = {what} = {s['limit']:.3g}; "
+                    f"lr {s['lr']:.3g} is {side} it.")
+        if s["status"] == "diverged":
+            return (f"<b>Diverged</b> after {len(s['path']) - 1} steps: the point flew off (a coordinate "
+                    f"beyond {DIVERGED_AT:.0e}). The learning rate {s['lr']:.3g} is too large." + rule)
+        first, last = s["losses"][0], s["losses"][-1]
+        if s["status"] == "diverging":
+            return (f"<b>Diverging</b>: after {s['steps']} steps the loss has <i>grown</i> from {first:.3g} "
+                    f"to {last:.3g}, and it is still growing. Every step overshoots by more than the last."
+                    + rule)
+        if s["status"] == "bouncing":
+            return (f"<b>Neither converging nor diverging</b>: after {s['steps']} steps the loss is still "
+                    f"{last:.3g}, where it started. The point jumps back and forth between two places."
+                    + rule)
         x, y = s["path"][-1]
-        return (f"After <b>{s['steps']}</b> steps the point is ({x:.3f}, {y:.3f}) and the loss is "
-                f"<b>{s['final_loss']:.3g}</b> (it started at {s['losses'][0]:.3g}).")
+        head = "<b>Converged</b>: a" if s["status"] == "converged" else "A"
+        return (f"{head}fter <b>{s['steps']}</b> steps the point is ({x:.3f}, {y:.3f}) and the loss is "
+                f"<b>{s['final_loss']:.3g}</b> (it started at {first:.3g})." + rule)
 
     def _render_png(self, surface: Surface) -> bytes:
         """Contours with the path on the left, loss per step (log scale) on the right."""
@@ -274,13 +331,28 @@ class GradientDescentExplorer(widgets.VBox):
         ax.set_title(surface.formula)
         ax.legend(loc="lower right", fontsize=8)
         finite = np.isfinite(s["losses"])
-        ax_loss.semilogy(np.arange(len(s["losses"]))[finite], np.maximum(s["losses"][finite], 1e-300),
-                         color=PALETTE[0])
+        steps, losses = np.arange(len(s["losses"]))[finite], s["losses"][finite]
+        # A loss of exactly 0 has no logarithm: draw it at a floor 16 decades below the largest
+        # loss (float64 round-off), so the axis cannot stretch down to 1e-300.
+        floor = 1e-16 * max(float(losses.max()), 1e-300)
+        if np.all(losses > 0):
+            floor = max(floor, float(losses.min()) / 3)
+        ax_loss.semilogy(steps, np.maximum(losses, floor), color=PALETTE[0])
+        exact_zero = losses <= 0
+        if exact_zero.any():
+            ax_loss.plot(steps[exact_zero], np.full(exact_zero.sum(), floor), "v", color=PALETTE[3],
+                         ms=5, ls="none", label="loss exactly 0 (drawn at the floor)")
+            ax_loss.legend(loc="upper right", fontsize=8)
+        ax_loss.set_ylim(bottom=floor / 3)
         ax_loss.set_xlabel("step")
         ax_loss.set_ylabel("loss f(x, y)  (log scale)")
-        ax_loss.set_title("diverged" if s["diverged"] else f"loss per step (lr {s['lr']:.3g}, "
-                          f"momentum {s['momentum']:.2f})")
+        titles = {"diverged": "DIVERGED", "diverging": "DIVERGING: the loss grows",
+                  "bouncing": "bouncing: the loss stays put"}
+        ax_loss.set_title(titles.get(s["status"], f"loss per step (lr {s['lr']:.3g}, "
+                                                  f"momentum {s['momentum']:.2f})"),
+                          color=PALETTE[3] if s["status"] in titles else "black")
         ax_loss.grid(alpha=0.3)
+        self.loss_ylim = ax_loss.get_ylim()          # read by the tests: the axis never collapses
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
         return buffer.getvalue()
