@@ -9,7 +9,9 @@ right after each coded exercise::
 
 A checker prints ``✓`` or a specific explanation (wrong shape, wrong dtype, wrong
 value on a small case, with a hint). It never raises: not on ``None``, a wrong
-type, NaN, or an exception inside the student's code.
+type, NaN, an exception inside the student's code, or a function that never returns
+(every call into it has a time limit, 10 s by default, ``DLCORE_CHECK_TIMEOUT`` to change).
+See ``dlcore.exercises._core`` for what the harness promises and how.
 """
 
 from ._core import (
@@ -21,6 +23,8 @@ from ._core import (
     expect,
     expect_array,
     expect_close,
+    expect_no_warnings,
+    passed,
     reset_results,
     results,
 )
@@ -34,6 +38,8 @@ __all__ = [
     "expect",
     "expect_array",
     "expect_close",
+    "expect_no_warnings",
+    "passed",
     "reset_results",
     "results",
 ]
