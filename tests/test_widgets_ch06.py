@@ -16,7 +16,7 @@ from dlcore.widgets.ch06 import DEFAULTS, OPTIMIZERS, draw_race, race, run_optim
 def test_race_is_a_widget_with_its_controls():
     explorer = optimizer_race()
     assert isinstance(explorer, widgets.VBox)
-    assert set(explorer.controls) == {"surface", "lr", "adam_lr", "steps"}
+    assert set(explorer.controls) == {"surface", "lr", "adam_lr", "momentum", "steps"}
     assert explorer.image in explorer.children
     assert explorer.image.value[:4] == b"\x89PNG"
     assert set(explorer.state["paths"]) == set(OPTIMIZERS)
@@ -121,3 +121,54 @@ def test_unknown_names_raise_clear_errors():
         optimizer_race(surface="saddle")
     with pytest.raises(ValueError, match="unknown optimizer"):
         run_optimizer("RMSprop", SURFACES["quadratic bowl"], 0.1, 0.1, 1)
+
+
+def test_momentum_control_sets_mu_and_reports_the_effective_step():
+    explorer = optimizer_race()
+    assert explorer.state["momentum"] == pytest.approx(0.9)
+    assert "effective step" in explorer.label.value
+    before = explorer.state["paths"]["momentum"].copy()
+    explorer.controls["momentum"].value = 0.0          # mu = 0: momentum is plain SGD
+    s = explorer.state
+    np.testing.assert_allclose(s["paths"]["momentum"], s["paths"]["SGD"])
+    assert s["effective_lr"] == pytest.approx(s["lr"])
+    assert not np.allclose(before, s["paths"]["momentum"])
+    explorer.controls["momentum"].value = 0.99         # the slider's top end still runs
+    assert explorer.state["effective_lr"] == pytest.approx(explorer.state["lr"] / 0.01)
+    with pytest.raises(ValueError, match="momentum"):
+        race("quadratic bowl", 0.1, 0.1, 5, momentum=1.0)
+
+
+def test_a_loss_of_exactly_zero_does_not_collapse_the_axis_and_ties_are_ties():
+    s = race("quadratic bowl", 1.0, 0.1, 20, momentum=0.0)   # lr 1 on the unit bowl: w = 0 at once
+    assert s["final_loss"]["SGD"] == 0.0 and s["final_loss"]["momentum"] == 0.0
+    assert s["winner"] == "tie" and s["winners"] == ["SGD", "momentum"]
+    fig = draw_race(s)
+    bottom = fig.axes[1].get_ylim()[0]
+    assert bottom > 1e-20 * s["losses"]["SGD"][0]
+    explorer = optimizer_race(surface="quadratic bowl")
+    explorer.controls["lr"].value = 1.0
+    explorer.controls["momentum"].value = 0.0
+    assert "tie between" in explorer.label.value
+
+
+def test_a_growing_loss_is_flagged_before_it_diverges():
+    # lr 0.085 on the valley: 0.085 * 25 = 2.125 > 2, so SGD's loss grows, slowly, in 30 steps
+    s = race("elongated valley", 0.085, 0.1, 30)
+    assert not s["diverged"]["SGD"] and s["growing"]["SGD"]
+    explorer = optimizer_race()
+    explorer.controls["steps"].value = 30
+    explorer.controls["lr"].value = 0.085
+    assert "growing" in explorer.label.value
+    assert "(growing)" in [t.get_text() for t in draw_race(explorer.state).axes[1].get_legend().get_texts()][0]
+
+
+def test_every_control_at_its_extremes_gives_a_finite_readout():
+    explorer = optimizer_race()
+    for key in ("lr", "adam_lr", "momentum", "steps"):
+        control = explorer.controls[key]
+        for value in (control.min, control.max):
+            control.value = value
+            assert explorer.image.value[:4] == b"\x89PNG"
+            assert "Lowest" in explorer.label.value
+        control.value = control.min

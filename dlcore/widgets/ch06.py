@@ -34,6 +34,11 @@ from .ch02 import SURFACES, Surface, draw_surface
 
 #: A path is stopped when a coordinate grows beyond this size: it has diverged.
 DIVERGED_AT = 1e6
+#: Losses are drawn no lower than this fraction of the starting loss, so that a loss of
+#: exactly 0 (a racer that lands on the minimum) cannot stretch the log axis to 1e-300.
+LOSS_FLOOR = 1e-12
+#: Final losses this close (relative) count as a tie.
+TIE_RTOL = 1e-9
 #: The racers, in drawing order, with their colours.
 OPTIMIZERS = ("SGD", "momentum", "Adam")
 COLORS = {"SGD": PALETTE[0], "momentum": PALETTE[1], "Adam": PALETTE[2]}
@@ -83,25 +88,39 @@ def run_optimizer(name: str, surface: Surface, lr: float, adam_lr: float, steps:
     return np.array(path)
 
 
-def race(surface: Surface | str, lr: float, adam_lr: float, steps: int, start=None) -> dict:
+def race(surface: Surface | str, lr: float, adam_lr: float, steps: int, start=None,
+         momentum: float = 0.9) -> dict:
     """Run all three racers; return their paths, losses and outcomes.
 
     Returns:
-        A dict with ``surface`` (name), ``lr``, ``adam_lr``, ``steps``, and per racer
+        A dict with ``surface`` (name), ``lr``, ``adam_lr``, ``steps``, ``momentum``,
+        ``effective_lr`` (momentum's effective step ``lr / (1 - momentum)``), and per racer
         (dicts keyed by ``"SGD"``, ``"momentum"``, ``"Adam"``): ``paths`` (K + 1, 2),
-        ``losses`` (K + 1,), ``diverged`` (bool) and ``final_loss`` (inf if diverged);
-        ``winner``: the racer with the lowest final loss.
+        ``losses`` (K + 1,), ``diverged`` (bool), ``growing`` (bool: not diverged, but the
+        final loss is above the starting one) and ``final_loss`` (inf if diverged);
+        ``winners``: the racers tied for the lowest final loss, and ``winner``: that racer,
+        or ``"tie"`` when several share it.
     """
     surface = SURFACES[surface] if isinstance(surface, str) else surface
-    paths = {name: run_optimizer(name, surface, lr, adam_lr, steps, start) for name in OPTIMIZERS}
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    paths = {name: run_optimizer(name, surface, lr, adam_lr, steps, start, momentum)
+             for name in OPTIMIZERS}
     with np.errstate(over="ignore", invalid="ignore"):
         losses = {name: surface.f(path) for name, path in paths.items()}
     diverged = {name: len(path) < steps + 1 or not np.all(np.isfinite(path[-1]))
                 for name, path in paths.items()}
     final = {name: float("inf") if diverged[name] else float(losses[name][-1]) for name in OPTIMIZERS}
+    growing = {name: not diverged[name] and final[name] > float(losses[name][0]) for name in OPTIMIZERS}
+    low = min(final.values())
+    floor = LOSS_FLOOR * max(float(losses["SGD"][0]), 1e-300)
+    winners = [name for name in OPTIMIZERS if np.isfinite(low) and
+               (final[name] <= low * (1 + TIE_RTOL) or (final[name] <= floor and low <= floor))]
     return {"surface": surface.name, "lr": float(lr), "adam_lr": float(adam_lr), "steps": int(steps),
-            "paths": paths, "losses": losses, "diverged": diverged, "final_loss": final,
-            "winner": min(OPTIMIZERS, key=lambda name: final[name])}
+            "momentum": float(momentum), "effective_lr": float(lr) / (1 - float(momentum)),
+            "paths": paths, "losses": losses, "diverged": diverged, "growing": growing,
+            "final_loss": final, "winners": winners,
+            "winner": winners[0] if len(winners) == 1 else ("tie" if winners else "none")}
 
 
 def draw_race(result: dict, fig=None):
@@ -122,22 +141,26 @@ def draw_race(result: dict, fig=None):
     ax = fig.add_axes((0.07, 0.14, 0.42, 0.76))                # fixed positions: no layout engine
     ax_loss = fig.add_axes((0.58, 0.14, 0.39, 0.76))
     draw_surface(ax, surface, resolution=120)
+    floor = LOSS_FLOOR * max(float(result["losses"]["SGD"][0]), 1e-300)
     for name in OPTIMIZERS:
         path = result["paths"][name]
         inside = np.all(np.abs(path) < 1e3, axis=1)
         ax.plot(path[inside, 0], path[inside, 1], "-o", color=COLORS[name], ms=2, lw=1.2)
         losses = result["losses"][name]
         finite = np.isfinite(losses)
-        label = f"{name} (diverged)" if result["diverged"][name] else name
-        ax_loss.semilogy(np.arange(len(losses))[finite], np.maximum(losses[finite], 1e-300),
+        label = (f"{name} (diverged)" if result["diverged"][name]
+                 else f"{name} (growing)" if result["growing"][name] else name)
+        ax_loss.semilogy(np.arange(len(losses))[finite], np.maximum(losses[finite], floor),
                          color=COLORS[name], label=label)
     start = result["paths"]["SGD"][0]
     ax.plot(*start, "o", color="black", ms=7, mfc="white", label="start")
     ax.set_title(f"{surface.name}: paths (colours as on the right)")
     ax.legend(loc="lower right", fontsize=8)
     ax_loss.set_xlabel("step")
-    ax_loss.set_ylabel("loss (log scale)")
-    ax_loss.set_title(f"loss per step (lr {result['lr']:.3g}, Adam lr {result['adam_lr']:.3g})")
+    ax_loss.set_ylabel(f"loss (log scale, floor {LOSS_FLOOR:g} x start)")
+    ax_loss.set_ylim(bottom=floor / 2)
+    ax_loss.set_title(f"loss per step (lr {result['lr']:.3g}, mu {result['momentum']:.2g}, "
+                      f"Adam lr {result['adam_lr']:.3g})")
     ax_loss.legend(fontsize=8)
     ax_loss.grid(alpha=0.3)
     return fig
@@ -148,7 +171,8 @@ class OptimizerRace(widgets.VBox):
 
     Attributes:
         controls: dict of the control widgets: ``"surface"`` (Dropdown), ``"lr"`` and
-            ``"adam_lr"`` (FloatLogSliders) and ``"steps"`` (IntSlider).
+            ``"adam_lr"`` (FloatLogSliders), ``"momentum"`` (FloatSlider, mu) and ``"steps"``
+            (IntSlider).
         label: ``HTML`` widget with one sentence per racer.
         image: ``Image`` widget with the PNG of the figure.
         state: the current result of :func:`race`.
@@ -158,8 +182,8 @@ class OptimizerRace(widgets.VBox):
                  adam_lr: float | None = None, steps: int | None = None):
         if surface not in SURFACES:
             raise ValueError(f"unknown surface {surface!r}; choose one of {list(SURFACES)}")
-        style = {"description_width": "110px"}
-        layout = widgets.Layout(width="380px")
+        style = {"description_width": "130px"}
+        layout = widgets.Layout(width="400px")
         self.controls = {
             "surface": widgets.Dropdown(options=list(SURFACES), value=surface, description="surface",
                                         style=style, layout=layout),
@@ -169,6 +193,9 @@ class OptimizerRace(widgets.VBox):
             "adam_lr": widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=0.5, step=0.02,
                                               description="Adam lr", readout_format=".2g",
                                               continuous_update=False, style=style, layout=layout),
+            "momentum": widgets.FloatSlider(value=0.9, min=0.0, max=0.99, step=0.01,
+                                            description="momentum mu", readout_format=".2f",
+                                            continuous_update=False, style=style, layout=layout),
             "steps": widgets.IntSlider(value=100, min=1, max=500, description="steps",
                                        continuous_update=False, style=style, layout=layout),
         }
@@ -184,7 +211,7 @@ class OptimizerRace(widgets.VBox):
         super().__init__([widgets.HBox([widgets.VBox(list(self.controls.values())), self.label]),
                           self.image])
         self.controls["surface"].observe(self._on_surface, names="value")
-        for key in ("lr", "adam_lr", "steps"):
+        for key in ("lr", "adam_lr", "momentum", "steps"):
             self.controls[key].observe(self._on_change, names="value")
         self.update()
 
@@ -210,7 +237,8 @@ class OptimizerRace(widgets.VBox):
     def update(self) -> None:
         """Run the race with the current settings; refresh state, label and figure."""
         c = self.controls
-        self.state = race(c["surface"].value, c["lr"].value, c["adam_lr"].value, c["steps"].value)
+        self.state = race(c["surface"].value, c["lr"].value, c["adam_lr"].value, c["steps"].value,
+                          momentum=c["momentum"].value)
         self.label.value = self._sentences()
         fig = draw_race(self.state)
         buffer = io.BytesIO()
@@ -223,9 +251,20 @@ class OptimizerRace(widgets.VBox):
         for name in OPTIMIZERS:
             if s["diverged"][name]:
                 lines.append(f"<b>{name}</b>: diverged (learning rate too large)")
+            elif s["growing"][name]:
+                lines.append(f"<b>{name}</b>: loss <b>growing</b>, {s['losses'][name][0]:.3g} → "
+                             f"{s['final_loss'][name]:.3g} (learning rate too large)")
             else:
                 lines.append(f"<b>{name}</b>: loss {s['final_loss'][name]:.3g}")
-        lines.append(f"after {s['steps']} steps. Lowest: <b>{s['winner']}</b>.")
+        if s["winner"] == "tie":
+            best = "tie between " + " and ".join(f"<b>{w}</b>" for w in s["winners"])
+        elif s["winner"] == "none":
+            best = "none (all diverged)"
+        else:
+            best = f"<b>{s['winner']}</b>"
+        lines.append(f"after {s['steps']} steps. Lowest: {best}.")
+        lines.append(f"Momentum's effective step lr / (1 - mu) = {s['effective_lr']:.3g}, "
+                     f"against plain SGD's {s['lr']:.3g}.")
         return "<br>".join(lines)
 
 
