@@ -128,3 +128,55 @@ def test_decision_image_and_plot():
     X, y = rng.standard_normal((10, 2)), np.arange(10) % 2
     out = plot_decision_regions(ax, net, X, y, resolution=12, title="t")
     assert out.shape == (12, 12, 2) and ax.get_xlabel() and ax.get_title() == "t"
+
+
+def test_training_status_flags_divergence_and_chance_level():
+    from dlcore.widgets.ch05 import training_status
+
+    assert training_status([0.7, 0.3, 0.1], 2)[0] == "ok"
+    assert training_status([3.0, 11920.0], 2)[0] == "diverged"               # the reviewer's lr = 1 run
+    assert "diverged" in training_status([3.0, 11920.0], 2)[1]
+    assert training_status([3.0, 0.70], 2)[0] == "chance"                    # ln 2 = 0.693
+    assert training_status([1.0, float("nan")], 3)[0] == "diverged"
+    assert training_status([0.5], 2, stopped=True)[0] == "diverged"
+
+
+def test_learning_rate_one_is_flagged_when_it_fails():
+    play = playground_explorer(n_samples=120, epochs=60, live=False, resolution=10, rng=np.random.default_rng(1))
+    flagged = 0
+    for name in DATASETS:
+        play.controls["dataset"].value = name
+        play.controls["lr"].value = 1.0
+        s = play.state
+        chance = np.log(s["n_classes"])
+        if s["train_loss"][-1] > 0.9 * chance or not np.isfinite(s["train_loss"][-1]):
+            assert s["status"] in ("chance", "diverged")
+            assert "diverged" in play.label.value or "stuck at chance" in play.label.value
+            flagged += 1
+        else:
+            assert s["status"] == "ok"
+        play.controls["lr"].value = 0.03
+        assert play.state["status"] == "ok" or name == "xor"
+    assert flagged >= 2
+
+
+def test_the_label_names_a_linear_model_and_the_width_control_follows_depth(playground):
+    c = playground.controls
+    c["depth"].value = 0
+    assert "a linear model (no hidden layer)" in playground.label.value
+    assert "0 hidden layer" not in playground.label.value and c["width"].disabled
+    c["depth"].value, c["width"].value = 1, 8
+    assert "1 hidden layer of 8 tanh units" in playground.label.value and not c["width"].disabled
+    c["depth"].value = 2
+    assert "2 hidden layers of 8" in playground.label.value
+
+
+def test_controls_at_their_extremes_never_raise():
+    play = playground_explorer(n_samples=60, epochs=10, live=False, resolution=8, rng=np.random.default_rng(7))
+    c = play.controls
+    for lr in (c["lr"].min, c["lr"].max):
+        for depth in (c["depth"].min, c["depth"].max):
+            for width in (c["width"].min, c["width"].max):
+                c["lr"].value, c["depth"].value, c["width"].value = 10.0**lr, depth, width
+                assert play.state["status"] in ("ok", "chance", "diverged")
+                assert play.image.value[:4] == b"\x89PNG"

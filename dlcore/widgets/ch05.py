@@ -171,6 +171,35 @@ def accuracy(net: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(net(X).argmax(axis=1) == y))
 
 
+def describe_network(depth: int, width: int, activation: str) -> str:
+    """"a linear model (no hidden layer)", "1 hidden layer of 8 tanh units", "2 hidden layers of ..."."""
+    if depth == 0:
+        return "a linear model (no hidden layer)"
+    return f"{depth} hidden layer{'s' if depth > 1 else ''} of {width} {activation} unit{'s' if width > 1 else ''}"
+
+
+def training_status(train_loss: list[float], n_classes: int, *, stopped: bool = False) -> tuple[str, str]:
+    """Classify a run from its loss per epoch; return (status, an HTML note for the label).
+
+    ``"diverged"``: the loss became NaN or inf (``stopped``), or ended above twice the
+    loss of guessing at random, log K. ``"chance"``: it ended within 10% of log K or above,
+    so the network has learnt next to nothing. ``"ok"`` otherwise.
+    """
+    chance = float(np.log(n_classes))
+    red = "<b style='color:#b00000'>"
+    if stopped or not train_loss or not np.isfinite(train_loss[-1]):
+        return "diverged", (f"{red}diverged</b>: the loss became NaN or inf, so training stopped; lower the "
+                            "learning rate. ")
+    last = train_loss[-1]
+    if last > 2 * chance:
+        return "diverged", (f"{red}diverged</b>: the training loss ended at {last:.3g}, far above the "
+                            f"{chance:.3g} of guessing at random; lower the learning rate. ")
+    if last > 0.9 * chance:
+        return "chance", (f"{red}stuck at chance</b>: the training loss ended at {last:.3g}, about the "
+                          f"{chance:.3g} of guessing at random; lower the learning rate or train longer. ")
+    return "ok", ""
+
+
 class PlaygroundExplorer(widgets.VBox):
     """Controls for the data, the network and the training, a sentence and a figure.
 
@@ -185,7 +214,8 @@ class PlaygroundExplorer(widgets.VBox):
         image: ``Image`` widget with the PNG of the decision regions and the loss curves.
         state: dict with the settings, ``train_loss`` and ``test_loss`` (one per epoch),
             ``train_accuracy``, ``test_accuracy``, ``probabilities`` (the grid, (R, R, K)),
-            ``diverged``, ``redraws`` (how many times the figure was drawn during training)
+            ``status`` (:func:`training_status`: "ok", "chance" or "diverged"), ``diverged``
+            (status is "diverged"), ``redraws`` (how many times the figure was drawn during training)
             and ``net`` (the trained network).
         data: dict name -> (X_train, y_train, X_test, y_test).
     """
@@ -242,7 +272,8 @@ class PlaygroundExplorer(widgets.VBox):
         n_classes = int(max(y_train.max(), y_test.max())) + 1
         gen = np.random.default_rng(self._seed)
         net = make_mlp(2, n_classes, c["width"], c["depth"], c["activation"], generator=gen)
-        self.state = dict(c, net=net, train_loss=[], test_loss=[], redraws=0, diverged=False,
+        self.controls["width"].disabled = c["depth"] == 0             # a linear model has no hidden width
+        self.state = dict(c, net=net, train_loss=[], test_loss=[], redraws=0, diverged=False, n_classes=n_classes,
                           n_parameters=int(sum(p.data.size for p in net.parameters())))
         self._extent = data_extent(np.vstack([X_train, X_test]))
 
@@ -265,10 +296,10 @@ class PlaygroundExplorer(widgets.VBox):
                           train_accuracy=accuracy(net, X_train, y_train) if finite else float("nan"),
                           test_accuracy=accuracy(net, X_test, y_test) if finite else float("nan"))
         s = self.state
-        status = ("<b>diverged</b>: the loss became NaN or inf, so training stopped; lower the learning rate. "
-                  if s["diverged"] else "")
-        self.label.value = (f"{status}Epoch {epoch} of {s['epochs']}: {s['depth']} hidden layer(s) of "
-                            f"{s['width']} {s['activation']} units ({s['n_parameters']} parameters). "
+        s["status"], note = training_status(s["train_loss"], s["n_classes"], stopped=s["diverged"])
+        s["diverged"] = s["status"] == "diverged"
+        self.label.value = (f"{note}Epoch {epoch} of {s['epochs']}: {describe_network(s['depth'], s['width'], s['activation'])} "
+                            f"({s['n_parameters']} parameters). "
                             f"Training accuracy <b>{s['train_accuracy']:.1%}</b>, "
                             f"test accuracy <b>{s['test_accuracy']:.1%}</b>.")
         self.image.value = self._render_png(finite)
@@ -291,9 +322,17 @@ class PlaygroundExplorer(widgets.VBox):
             ax_regions.set_xlabel("$x_1$")
             ax_regions.set_ylabel("$x_2$")
         epochs = np.arange(1, len(self.state["train_loss"]) + 1)
-        ax_loss.plot(epochs, self.state["train_loss"], color=PALETTE[0], label="training loss")
-        ax_loss.plot(epochs[:len(self.state["test_loss"])], self.state["test_loss"], color=PALETTE[1],
-                     label="test loss")
+        floor = 1e-8                                   # a loss of exactly 0 must not stretch the log axis
+        train = np.clip(np.nan_to_num(self.state["train_loss"], nan=np.inf), floor, 1e12)
+        test = np.clip(np.nan_to_num(self.state["test_loss"], nan=np.inf), floor, 1e12)
+        ax_loss.plot(epochs, train, color=PALETTE[0], label="training loss")
+        ax_loss.plot(epochs[:len(test)], test, color=PALETTE[1], label="test loss")
+        ax_loss.axhline(np.log(self.state["n_classes"]), color="0.5", ls=":", lw=1,
+                        label="chance level, log K")
+        if self.state.get("status") in ("diverged", "chance"):
+            ax_loss.text(0.03, 0.05, self.state["status"].upper() if self.state["status"] == "diverged"
+                         else "STUCK AT CHANCE", transform=ax_loss.transAxes, color="#b00000",
+                         fontweight="bold")
         ax_loss.set_xlim(0, self.state["epochs"])
         ax_loss.set_yscale("log")
         ax_loss.set_xlabel("epoch")
