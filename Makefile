@@ -28,7 +28,7 @@ SITE_SRC  := _build/site-src
 HTML      := book/_build/html
 
 .PHONY: help venv test unit lint notebooks vendor site-from-executed browser-test book book-full \
-        lab strip exercises sync-cells colab runtimes bench clean
+        lab strip exercises sync-cells colab runtimes bench clean smoke-full
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -44,7 +44,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## --- tests ---------------------------------------------------------------------------
-test: venv lint unit notebooks site-from-executed browser-test
+test: venv lint unit notebooks smoke-full site-from-executed browser-test
 	@echo "make test: all checks passed"
 
 lint: venv
@@ -59,6 +59,11 @@ notebooks: venv
 	rm -rf $(EXECUTED)
 	$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-cell-timeout=600 \
 	    -o testpaths= -q $(NOTEBOOKS)
+
+# Part II once more at full size (DLCORE_SIZE=full) with every loop capped at 3 batches
+# and the network cut, so a Colab-size run cannot crash where quick size passes.
+smoke-full: venv
+	$(PY) -m tools.smoke_full --max-steps 3
 
 # MathJax, require.js and the widget manager, from npm, so the site works offline.
 vendor:
