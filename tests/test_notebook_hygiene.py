@@ -108,3 +108,41 @@ def test_relative_links_resolve(path):
                 continue
             file = target.split("#", 1)[0]
             assert (path.parent / file).exists(), f"broken link {target!r} in {path.name}"
+
+
+#: The book's code column shows 88 characters at 1366 px (tests/browser checks the page).
+CODE_WIDTH = 88
+
+
+def code_lines_too_wide(paths=NOTEBOOKS, width=CODE_WIDTH) -> dict[str, list[str]]:
+    """notebook -> ["cell N, line M: K characters", ...] for every code line wider than ``width``."""
+    wide = {}
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            for j, line in enumerate(cell.source.split("\n"), 1):
+                if len(line) > width:
+                    wide.setdefault(str(path.relative_to(ROOT)), []).append(f"cell {i}, line {j}: {len(line)}")
+    return wide
+
+
+def test_code_fits_the_page():
+    """Every code line of every notebook fits the book's column (88 characters); one
+    message lists all offenders, per notebook."""
+    wide = code_lines_too_wide()
+    report = "\n".join(f"{nb} ({len(lines)} lines): " + "; ".join(lines) for nb, lines in sorted(wide.items()))
+    assert not wide, f"code lines wider than {CODE_WIDTH} characters:\n{report}"
+
+
+def test_the_width_check_can_fail(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1\n" + "y = " + "1" * (CODE_WIDTH - 3))]
+    path = ROOT / "_build" / "width_check.ipynb"
+    path.parent.mkdir(exist_ok=True)
+    nbformat.write(nb, path)
+    try:
+        assert code_lines_too_wide([path]) == {"_build/width_check.ipynb": [f"cell 0, line 2: {CODE_WIDTH + 1}"]}
+    finally:
+        path.unlink()

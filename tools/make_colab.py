@@ -118,7 +118,10 @@ def bibliography() -> dict:
         full_names = [_plain(" ".join(p.first_names + p.middle_names + p.prelast_names + p.last_names))
                       for p in people if str(p) != "others"]
         venue = f.get("journal") or f.get("booktitle") or f.get("publisher") or f.get("institution") or ""
-        full = f"{', '.join(full_names)} ({f.get('year', 'n.d.')}). {_plain(f.get('title', ''))}."
+        if people and str(people[-1]) == "others":
+            full_names.append("others")
+        names = (full_names or ["Anonymous"])[0] if len(full_names) <= 1 else ", ".join(full_names[:-1]) + " and " + full_names[-1]
+        full = f"{names} ({f.get('year', 'n.d.')}). {_plain(f.get('title', ''))}."
         if venue:
             full += f" *{_plain(venue)}*."
         entries[key] = {"authors": last, "year": f.get("year", "n.d."), "full": full}
