@@ -545,3 +545,28 @@ def test_expect_no_warnings_judges_values_and_hidden_overflow(capsys, answer, ok
     out = capsys.readouterr().out
     assert results()[f"{__name__.rsplit('.', 1)[-1]}.ex9"] is ok, out
     assert words in out, out
+
+
+# ---- in a real Jupyter kernel -----------------------------------------------------------------------
+
+
+def test_time_limits_and_feedback_work_in_a_jupyter_kernel():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    cells = [
+        "import time\nfrom dlcore.exercises import call, checker, results\n\n"
+        "@checker('a hanging answer', timeout=1)\ndef ex1(fn):\n    call(fn, 1)",
+        "def hangs(x):\n    time.sleep(1e6)\n\nex1(hangs)",
+        "def spins(x):\n    while True:\n        pass\n\nex1(spins)",
+        "def leaves(x):\n    raise SystemExit(1)\n\nex1(leaves)",
+        "print('results', results())",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    start = time.monotonic()
+    nbclient.NotebookClient(nb, timeout=60, allow_errors=False, kernel_name="python3").execute()
+    assert time.monotonic() - start < 45
+    text = ["".join(o.get("text", "") for o in cell.outputs) for cell in nb.cells]
+    assert "took longer than 1 s" in text[1] and "line 2: `time.sleep(1e6)`" in text[1], text[1]
+    assert "took longer than 1 s" in text[2] and "in spins, line" in text[2], text[2]
+    assert "exit()" in text[3], text[3]
+    assert "'__main__.ex1': False" in text[4], text[4]

@@ -37,6 +37,23 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = [f"ch{n:02d}" for n in range(1, 9)]
 
 
+#: Derived "wrong" variants that are in fact correct answers: {(chapter, words in the checker's title): {variant: why}}.
+NOT_WRONG = {
+    ("ch03", "XOR"): {v: "any features that make XOR separable are correct, and scaling or shifting them "
+                         "keeps them separable" for v in ("scaled x1.03", "scaled x0.5", "scaled x-1", "shifted +1%")},
+    ("ch06", "Xavier"): {"scaled x-1": "U(-b, b) is symmetric, so -W is a correct draw too"},
+    ("ch07", "early stopping"): {"float16": "epoch numbers are small integers, exact in float16"},
+}
+
+
+def not_wrong(mod, name: str) -> dict:
+    """The derived variants that are correct answers for checker ``name`` of ``mod``, with why."""
+    ch = mod.__name__.rsplit(".", 1)[-1]
+    title = getattr(getattr(mod, name), "title", "")
+    return {k: v for (c, words), table in NOT_WRONG.items() if c == ch and words in title
+            for k, v in table.items()}
+
+
 class Skip(Exception):
     """A transform that has no meaning for this output (e.g. scaling a string)."""
 
@@ -320,8 +337,10 @@ def cases_for(mod, name: str, *, fallback_tests: bool = False):
         cases.append(("reference", ref, True))
         for i, alt in enumerate(rewrites.get(name, [])):
             cases.append((f"rewrite {i}", alt, True))
+        skip = not_wrong(mod, name)
         for label, answer in derived_wrong(ref):
-            cases.append((label, answer, False))
+            if label not in skip:
+                cases.append((label, answer, False))
     for label, answer in generic_wrong():
         cases.append((label, answer, False))
     for label, value in odd_values():

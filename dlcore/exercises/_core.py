@@ -853,6 +853,7 @@ def checker(title: str, *, timeout: float | None = None, total_timeout: float | 
             _print(lines)
 
         wrapper.exercise_key = key
+        wrapper.title = title
         return wrapper
 
     return decorate
