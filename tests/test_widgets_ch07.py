@@ -94,3 +94,38 @@ def test_bad_input_raises_clear_errors(data):
         capacity_explorer(data[0][:, None], data[1], data[2], data[3])
     with pytest.raises(ValueError, match="lam must be"):
         ridge_fit(np.eye(2), np.ones(2), -1.0)
+
+
+def test_round_off_training_error_is_named_and_floored(data):
+    explorer = capacity_explorer(*data, degree=19, max_degree=25)     # 20 parameters, 20 points
+    s = explorer.state
+    assert s["train_mse"] < 1e-20 and s["train_is_round_off"]
+    assert "round-off" in explorer.label.value and "Interpolating" in explorer.label.value
+    assert "peak of double descent" in explorer.label.value
+    explorer.controls["degree"].value = 25
+    assert "minimum-norm" in explorer.label.value
+    explorer.controls["log10_lam"].value = -2.0
+    assert "Interpolating" not in explorer.label.value
+
+
+def test_degree_ticks_are_integers_and_labels_fit(data):
+    explorer = capacity_explorer(*data, max_degree=7)
+    assert explorer.controls["log10_lam"].style.description_width == "150px"
+    fig = explorer.figure()
+    ax_err = fig.axes[1]
+    fig.canvas.draw()
+    ticks = [t for t in ax_err.get_xticks() if 0 <= t <= 7]
+    assert ticks and np.allclose(ticks, np.round(ticks))
+    lowest = min(line.get_ydata().min() for line in ax_err.get_lines() if len(line.get_ydata()) > 2)
+    assert lowest >= explorer.state["floor"] * (1 - 1e-12)
+
+
+def test_every_control_at_its_extremes(data):
+    explorer = capacity_explorer(*data, max_degree=30)
+    for key, control in explorer.controls.items():
+        for value in (control.min, control.max):
+            control.value = value
+            s = explorer.state
+            assert np.isfinite(s["val_mse"]) and explorer.image.value[:4] == b"\x89PNG"
+            assert np.all(np.isfinite(s["val_curve"]))
+        control.value = control.max if key == "n_train" else control.min

@@ -32,6 +32,11 @@ import numpy as np
 
 from ..plot import PALETTE
 
+#: A mean squared error below this fraction of the targets' mean square is zero up to
+#: floating-point round-off (an interpolating fit gives about 1e-30): shown as "~0" and
+#: drawn at this floor, so the log axis shows the curves and not the round-off.
+ROUND_OFF = 1e-12
+
 
 def poly_features(x, degree: int) -> np.ndarray:
     """Legendre features P_0(x) .. P_degree(x).  x: (n,) in [-1, 1] -> Phi: (n, degree + 1)."""
@@ -106,8 +111,8 @@ class CapacityExplorer(widgets.VBox):
             raise ValueError("capacity_explorer needs at least 2 training points")
         self.f_true = f_true
         self.degrees = np.arange(int(max_degree) + 1)
-        style = {"description_width": "110px"}
-        layout = widgets.Layout(width="380px")
+        style = {"description_width": "150px"}             # wide enough for every description
+        layout = widgets.Layout(width="440px")
         n_max = len(self.x_train)
         self.controls = {
             "degree": widgets.IntSlider(value=int(degree), min=0, max=int(max_degree),
@@ -160,14 +165,31 @@ class CapacityExplorer(widgets.VBox):
             "grid_x": grid_x, "fit_y": poly_features(grid_x, degree) @ coef,
         }
         s = self.state
+        s["floor"] = ROUND_OFF * max(float(np.mean(y**2)), 1e-300)
+        s["train_is_round_off"] = s["train_mse"] < s["floor"]
+        s["interpolating"] = lam == 0.0 and degree + 1 >= n
         best = int(self.degrees[np.argmin(val_curve)])
+        train_text = (f"~0 (round-off, {s['train_mse']:.1e})" if s["train_is_round_off"]
+                      else f"{s['train_mse']:.3g}")
+        flag = ""
+        if s["interpolating"]:
+            flag = (f"<br><b>Interpolating</b>: {degree + 1} parameters for {n} points, so the fit passes "
+                    f"through every training point" + (" (the peak of double descent)."
+                                                        if degree + 1 == n else "; least squares returns "
+                                                        "the minimum-norm fit."))
         self.label.value = (f"Degree <b>{degree}</b>, L2 strength <b>{lam:.3g}</b>, "
-                            f"<b>{n}</b> training points.<br>Training MSE <b>{s['train_mse']:.3g}</b>, "
+                            f"<b>{n}</b> training points.<br>Training MSE <b>{train_text}</b>, "
                             f"validation MSE <b>{s['val_mse']:.3g}</b>.<br>Lowest validation "
-                            f"error at these settings: degree {best}.")
+                            f"error at these settings: degree {best}." + flag)
         self.image.value = self._render_png()
 
     def _render_png(self) -> bytes:
+        """The figure of :meth:`figure`, as PNG bytes."""
+        buffer = io.BytesIO()
+        self.figure().savefig(buffer, format="png")
+        return buffer.getvalue()
+
+    def figure(self):
         """The data and fit on the left, error per degree (log scale) on the right."""
         from matplotlib.figure import Figure  # noqa: PLC0415  (no pyplot: no global figure state)
 
@@ -188,17 +210,22 @@ class CapacityExplorer(widgets.VBox):
         ax.set_ylabel("y")
         ax.set_title("the data and the fitted polynomial")
         ax.legend(loc="lower left", fontsize=8)
-        ax_err.semilogy(s["degrees"], s["train_curve"], "-o", ms=3, color=PALETTE[0], label="training")
+        from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
+        ax_err.semilogy(s["degrees"], np.maximum(s["train_curve"], s["floor"]), "-o", ms=3,
+                        color=PALETTE[0], label=f"training (floor {ROUND_OFF:g} x mean y²: round-off)")
         ax_err.semilogy(s["degrees"], s["val_curve"], "-o", ms=3, color=PALETTE[1], label="validation")
         ax_err.axvline(s["degree"], color="0.4", ls=":", lw=1)
+        if s["lam"] == 0.0 and s["n_train"] - 1 <= s["degrees"][-1]:
+            ax_err.axvline(s["n_train"] - 1, color=PALETTE[3], ls="--", lw=1,
+                           label="d + 1 = n (interpolation)")
+        ax_err.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_err.set_xlabel("polynomial degree (capacity)")
         ax_err.set_ylabel("mean squared error (log scale)")
         ax_err.set_title(f"error against degree (L2 {s['lam']:.2g}, n = {s['n_train']})")
         ax_err.legend(fontsize=8)
         ax_err.grid(alpha=0.3)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        return buffer.getvalue()
+        return fig
 
 
 def capacity_explorer(x_train, y_train, x_val, y_val, *, f_true=None, max_degree: int = 15,
