@@ -288,3 +288,19 @@ def test_plain_scripts_draw_nothing_unless_asked(monkeypatch):
     plt.close("all")
     with pytest.raises(ValueError, match="plot must be"):
         fit(model, train, nn.CrossEntropyLoss(), opt, epochs=1, device="cpu", progress=False, plot="live")
+
+
+def test_compile_trains_the_compiled_module_and_checkpoints_the_original(monkeypatch, tmp_path):
+    compiled = []
+
+    def fake_compile(module):  # torch.compile itself costs tens of seconds on a CPU
+        compiled.append(module)
+        return module
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    train, _ = problem()
+    model, opt = model_and_opt()
+    fit(model, train, nn.CrossEntropyLoss(), opt, epochs=1, checkpoint=tmp_path / "c.ckpt", **quiet())
+    assert compiled == []  # off by default
+    fit(model, train, nn.CrossEntropyLoss(), opt, epochs=1, compile=True, **quiet())
+    assert compiled == [model]

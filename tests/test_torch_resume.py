@@ -1,7 +1,7 @@
 """The checkpoint promise of dlcore/torch/checkpoint.py, tested the hard way.
 
 A training run in a subprocess is killed with a real SIGKILL in the middle of epoch 3
-of 4, then resumed in a new process. It must end with the same weights (max abs
+of 4, then resumed in a new process (a fresh interpreter). It must end with the same weights (max abs
 difference <= 1e-6) and the same history (except the wall times) as a run that was
 never interrupted. The data loader shuffles, the model has dropout and the
 augmentation draws from Python's, NumPy's and torch's generators, so every RNG state
@@ -10,6 +10,7 @@ the checkpoint saves has to be restored for the runs to agree.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -37,42 +38,48 @@ CHILD = textwrap.dedent(
     from dlcore.torch import accuracy, fit, seed_everything
     from dlcore.torch.data import make_loader, to_tensor_dataset
 
-    mode, out, ckpt, marker = sys.argv[1], Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
-    torch.set_num_threads(1)
-    seed_everything(0)
-    gen = np.random.default_rng(0)
-    X = gen.normal(size=(240, 6)).astype(np.float32)
-    y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(np.int64)
+    def main(mode, out, ckpt, marker):
+        out, marker = Path(out), Path(marker)
+        torch.set_num_threads(1)
+        seed_everything(0)
+        gen = np.random.default_rng(0)
+        X = gen.normal(size=(240, 6)).astype(np.float32)
+        y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(np.int64)
 
-    def augment(x):  # draws from torch's, NumPy's and Python's global generators
-        return x + 0.05 * torch.randn_like(x) * float(np.random.rand()) * random.random()
+        def augment(x):  # draws from torch's, NumPy's and Python's global generators
+            return x + 0.05 * torch.randn_like(x) * float(np.random.rand()) * random.random()
 
-    train = make_loader(to_tensor_dataset(X[:200], y[:200]), batch_size=16, shuffle=True, seed=1,
-                        transform=augment)
-    val = make_loader(to_tensor_dataset(X[200:], y[200:]), batch_size=20)
-    model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 2))
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
-    steps_per_epoch = len(train)
-    calls = {"n": 0}
-    cross_entropy = nn.CrossEntropyLoss()
+        train = make_loader(to_tensor_dataset(X[:200], y[:200]), batch_size=16, shuffle=True, seed=1,
+                            transform=augment)
+        val = make_loader(to_tensor_dataset(X[200:], y[200:]), batch_size=20)
+        model = nn.Sequential(nn.Linear(6, 32), nn.ReLU(), nn.Dropout(0.3), nn.Linear(32, 2))
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
+        steps_per_epoch = len(train)
+        calls = {"n": 0}
+        cross_entropy = nn.CrossEntropyLoss()
 
-    def loss_fn(out, target):
-        if torch.is_grad_enabled():  # a training step, not validation
-            calls["n"] += 1
-            if mode == "victim" and calls["n"] == 2 * steps_per_epoch + steps_per_epoch // 2:
-                marker.write_text("inside epoch 3")  # the parent now sends SIGKILL
-                time.sleep(120)
-        return cross_entropy(out, target)
+        def loss_fn(out, target):
+            if torch.is_grad_enabled():  # a training step, not validation
+                calls["n"] += 1
+                if mode == "victim" and calls["n"] == 2 * steps_per_epoch + steps_per_epoch // 2:
+                    marker.write_text("inside epoch 3")  # the parent now sends SIGKILL
+                    time.sleep(120)
+            return cross_entropy(out, target)
 
-    kwargs = dict(epochs=EPOCHS, val_loader=val, metrics={"accuracy": accuracy}, scheduler=scheduler,
-                  device="cpu", progress=False, plot=False)
-    if mode == "reference":
-        history = fit(model, train, loss_fn, optimizer, **kwargs)
-    else:
-        history = fit(model, train, loss_fn, optimizer, checkpoint=ckpt, resume=True, **kwargs)
-    torch.save({"state": model.state_dict(), "history": dict(history),
-                "epochs_done": history.epochs_done, "lr": optimizer.param_groups[0]["lr"]}, out)
+        kwargs = dict(epochs=EPOCHS, val_loader=val, metrics={"accuracy": accuracy}, scheduler=scheduler,
+                      device="cpu", progress=False, plot=False)
+        if mode == "reference":
+            history = fit(model, train, loss_fn, optimizer, **kwargs)
+        else:
+            history = fit(model, train, loss_fn, optimizer, checkpoint=ckpt, resume=True, **kwargs)
+        torch.save({"state": model.state_dict(), "history": dict(history),
+                    "epochs_done": history.epochs_done, "lr": optimizer.param_groups[0]["lr"]}, out)
+
+
+    if __name__ == "__main__":
+        main(*sys.argv[1:])
+
     """
 ).replace("EPOCHS", str(EPOCHS))
 
@@ -94,11 +101,25 @@ def _finish(proc: subprocess.Popen) -> str:
     return out
 
 
-def test_sigkill_in_epoch_3_then_resume_equals_an_uninterrupted_run(tmp_path):
+def _reference_run_here(tmp_path: Path) -> None:
+    """The uninterrupted run, in this process (same code as the children, one import fewer)."""
+    spec = importlib.util.spec_from_file_location("resume_child", tmp_path / "child.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    threads = torch.get_num_threads()
+    try:
+        module.main("reference", tmp_path / "reference.pt", tmp_path / "unused.ckpt", tmp_path / "unused")
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_sigkill_in_epoch_3_then_resume_equals_an_uninterrupted_run(tmp_path, monkeypatch):
     from dlcore.torch import load_checkpoint
 
-    reference = _child(tmp_path, "reference")  # runs alongside the victim
+    monkeypatch.delenv("DLCORE_MAX_STEPS", raising=False)
+    monkeypatch.delenv("DLCORE_DEVICE", raising=False)
     victim = _child(tmp_path, "victim")
+    _reference_run_here(tmp_path)  # while the victim starts up
     marker = tmp_path / "marker"
     deadline = time.monotonic() + 240
     while not marker.exists():
@@ -118,7 +139,6 @@ def test_sigkill_in_epoch_3_then_resume_equals_an_uninterrupted_run(tmp_path):
 
     resumed_out = _finish(_child(tmp_path, "victim_resumed"))
     assert "resuming from" in resumed_out and "2 of 4 epochs done" in resumed_out
-    _finish(reference)
 
     ref = torch.load(tmp_path / "reference.pt", weights_only=True)
     res = torch.load(tmp_path / "victim_resumed.pt", weights_only=True)
