@@ -570,3 +570,16 @@ def test_time_limits_and_feedback_work_in_a_jupyter_kernel():
     assert "took longer than 1 s" in text[2] and "in spins, line" in text[2], text[2]
     assert "exit()" in text[3], text[3]
     assert "'__main__.ex1': False" in text[4], text[4]
+
+
+def test_an_exception_that_cannot_be_printed_is_still_reported(capsys):
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("no")
+
+    def answer(x):
+        raise Unprintable()
+
+    ex1(answer)
+    out = capsys.readouterr().out
+    assert outcome() is False and "Unprintable" in out, out

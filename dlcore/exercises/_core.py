@@ -80,7 +80,7 @@ class _StudentError(Exception):
     """Wraps an exception raised inside the student's own code."""
 
     def __init__(self, original: BaseException, timeout: float | None = None):
-        super().__init__(str(original))
+        super().__init__(type(original).__name__)
         self.original = original
         self.timeout = timeout
 
@@ -655,7 +655,10 @@ def _where(frame) -> str:
 
 
 def _short(err: BaseException, limit: int = 300) -> str:
-    text = str(err).strip().replace("\n", " ")
+    try:
+        text = str(err).strip().replace("\n", " ")
+    except Exception:  # noqa: BLE001  (an exception whose __str__ fails)
+        text = f"<{type(err).__name__} that cannot be printed>"
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
@@ -699,7 +702,7 @@ _HINTS: list[tuple[tuple[type, ...], str, str]] = [
 
 
 def _hint_for(err: BaseException) -> str | None:
-    text = f"{type(err).__name__}: {err}"
+    text = f"{type(err).__name__}: {_short(err, limit=2000)}"
     for types, pattern, hint in _HINTS:
         if isinstance(err, types) and re.search(pattern, text):
             return hint
