@@ -343,6 +343,14 @@ def test_optimizers_refuse_a_replaced_parameter_array_and_odd_gradient_dtypes():
         optimizer.step()
 
 
+def test_optimizers_refuse_a_missing_gradient():
+    p = Parameter(np.ones(2))
+    optimizer = SGD([p], lr=0.1)
+    p.grad = None
+    with pytest.raises(ValueError, match=r"parameter 0 \(shape \(2,\)\) has no gradient"):
+        optimizer.step()
+
+
 def make_params():
     return [Parameter(np.ones(2))]
 

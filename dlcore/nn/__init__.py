@@ -16,6 +16,13 @@ returns the gradient for the layer's input. A training step reads::
 Parameters are float32 unless ``dlcore.set_default_dtype(np.float64)`` is called; the
 dtype of every computation follows its input. NaN or inf reaching a loss, or a gradient
 reaching an optimizer, raises FloatingPointError (see ``dlcore.nn.loss``).
+
+Bad input gets a clear error, never a silently wrong result: ``backward`` checks that
+its gradient has exactly the shape of the forward output (nothing is broadcast or
+reshaped); float16, complex and non-numeric arrays are refused everywhere; what a layer
+keeps for ``backward`` is its private copy, so editing an input or output in place after
+``forward`` cannot change a gradient; and ``backward`` after a ``forward`` that raised
+refuses to reuse the previous batch's cache.
 """
 
 from dlcore.nn import init

@@ -88,6 +88,12 @@ class Optimizer:
                     f"built, but its data now has shape {np.shape(param.data)}; update "
                     f"param.data in place (param.data[...] = new) instead of replacing it"
                 )
+            if grad is None:
+                raise ValueError(
+                    f"{who}.step(): parameter {index} (shape {shape}) has no gradient (grad is "
+                    f"None); call zero_grad() and backward() before step(), so no parameter "
+                    f"was updated"
+                )
             if not isinstance(grad, np.ndarray) or grad.shape != shape:
                 raise ValueError(
                     f"{who}.step(): the gradient of parameter {index} has shape "
