@@ -183,6 +183,11 @@ def test_directives_become_plain_markdown():
     assert mc.render_markdown("$$\nx\n$$ (eq-x)", "chapters/x.ipynb") == "$$\nx\n$$"
 
 
+def test_other_roles():
+    out = mc.render_markdown("loss {glue:text}`final_loss:.3f`, {math}`x^2`, {kbd}`Ctrl`", "chapters/x.ipynb")
+    assert out == "loss `final_loss` (computed above), $x^2$, `Ctrl`"
+
+
 def test_code_blocks_are_left_alone():
     src = "```python\nprint('{cite}`x`', '[a](b.ipynb)')\n```"
     assert mc.render_markdown(src, "chapters/x.ipynb") == src

@@ -221,6 +221,9 @@ def render_roles(text: str, current: str, where: str) -> str:
             return render_ref(content, where, numbered=role == "numref")
         if role == "doc":
             return render_doc(content, current, where)
+        if role in ("glue", "glue:text", "glue:any", "glue:md"):
+            # a value the book pastes in from the notebook's outputs; on Colab the code prints it
+            return f"`{content.split(':', 1)[0]}` (computed above)"
         if role in ("math", "eq"):
             return f"${content}$" if role == "math" else f"({content})"
         if role in ("sub", "sup"):
