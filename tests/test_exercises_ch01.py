@@ -148,3 +148,15 @@ def test_checkers_work_under_seterr_raise(capsys):
             assert passed, out
     finally:
         np.seterr(**old)
+
+
+def test_ex3_a_memoised_rule_fails(capsys):
+    remembered = {}
+
+    def memo(images):                          # answers the first call's result for ever after
+        if "first" not in remembered:
+            remembered["first"] = zero_or_one(images)
+        return remembered["first"]
+
+    passed, out = _run(capsys, "ex3", memo)
+    assert passed is False and "expected (150,)" in out, out

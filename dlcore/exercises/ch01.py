@@ -159,6 +159,15 @@ def ex3(zero_or_one):
            f"and {ones_as_zero} of the {int(np.sum(labels == 1))} ones a 0.",
            "Look at where a 0 has ink and a 1 has none (and the other way round), "
            "e.g. the pixels in the middle of the image.")
+    # A second, shuffled subset: the rule must answer for the images it is given (not memorise).
+    subset = np.random.default_rng(6).permutation(n)[:150]
+    name = "your rule's answer for 150 of those images, in a shuffled order"
+    again = expect_array(call(zero_or_one, images[subset].copy()), name=name, finite=False)
+    expect(again.shape == (150,), f"{name} has shape {again.shape}, expected (150,).",
+           "Compute the answer from the images passed in, for however many there are.")
+    expect(np.array_equal(np.asarray(again).astype(float), pred[subset].astype(float)),
+           f"{name} differs from its answers for the same images in the full set.",
+           "Decide each image from its own pixels only, and do not remember earlier calls.")
     return f"Your rule is right on {accuracy:.1%} of the {n} zeros and ones."
 
 
