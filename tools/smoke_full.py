@@ -43,6 +43,7 @@ class Result:
     seconds: float
     skipped: int
     error: str | None = None
+    slowest: tuple[int, float] | None = None  # (cell index, seconds)
 
     @property
     def ok(self) -> bool:
@@ -131,12 +132,30 @@ def run_notebook(path: Path, env: dict[str, str], *, prefix: list[str], timeout:
             error = _summary(nb, err)
         except Exception as err:  # a timeout, a dead kernel, a kernel that never started
             error = f"{type(err).__name__}: {err}"
+    slowest = _slowest_cell(nb)
     if save_to is not None:  # same relative path as in the repository (two 08_*.ipynb exist)
         rel = Path(_relative(path))
         out = save_to / (rel if not rel.is_absolute() else path.name)
         out.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, str(out))
-    return Result(path, time.perf_counter() - start, skipped, error)
+    return Result(path, time.perf_counter() - start, skipped, error, slowest)
+
+
+def _slowest_cell(nb) -> tuple[int, float] | None:
+    """The cell that ran longest, from nbclient's timing metadata (a loop that ignores the cap)."""
+    from datetime import datetime
+
+    best = None
+    for i, cell in enumerate(nb.cells):
+        timing = cell.get("metadata", {}).get("execution", {})
+        began, ended = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+        if cell.cell_type != "code" or not (began and ended):
+            continue
+        seconds = (datetime.fromisoformat(ended.replace("Z", "+00:00"))
+                   - datetime.fromisoformat(began.replace("Z", "+00:00"))).total_seconds()
+        if best is None or seconds > best[1]:
+            best = (i, seconds)
+    return best
 
 
 def _summary(nb, err) -> str:
@@ -181,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         result = run_notebook(path, env, prefix=prefix, timeout=args.timeout, save_to=args.executed)
         results.append(result)
         status = "ok" if result.ok else "FAILED"
-        print(f"{result.seconds:7.1f} s  {status:6s}  {_relative(path)}  ({result.skipped} cell(s) skipped)"
+        slowest = f", slowest: cell {result.slowest[0]} {result.slowest[1]:.1f} s" if result.slowest else ""
+        print(f"{result.seconds:7.1f} s  {status:6s}  {_relative(path)}  ({result.skipped} cell(s) skipped{slowest})"
               + (f"\n           {result.error}" if result.error else ""), flush=True)
     failed = [r for r in results if not r.ok]
     total = sum(r.seconds for r in results)
