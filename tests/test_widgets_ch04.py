@@ -166,3 +166,12 @@ def test_every_control_at_its_extremes_gives_a_finite_state_and_a_picture(explor
                     assert np.isfinite(s["grad_rms"]) and np.isfinite(s["output_std"])
                     assert s["regime"] in ("vanishing", "shrinking", "stable", "growing", "exploding")
     assert explorer.image.value[:4] == b"\x89PNG"
+
+
+def test_redraws_reuse_one_figure(explorer):
+    c = explorer.controls
+    c["activation"].value = "GELU"
+    fig = explorer._axes[0].figure
+    c["activation"].value = "tanh"
+    assert explorer._axes[0].figure is fig and len(fig.axes) == 4      # no twin axes pile up
+    assert explorer.image.value[:4] == b"\x89PNG"

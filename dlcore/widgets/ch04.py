@@ -145,8 +145,9 @@ def plot_stack_statistics(stats: dict, axes=None):
         from matplotlib.figure import Figure  # noqa: PLC0415  (no pyplot: no global figure state)
 
         fig = Figure(figsize=(10.5, 3.0), dpi=80)
-        axes = [fig.add_axes((0.03 + 0.335 * i, 0.16, 0.25, 0.74)) for i in range(3)]   # no layout engine: fast
-    ax_f, ax_out, ax_grad = axes
+        axes = [fig.add_axes((x0, 0.16, 0.25, 0.74)) for x0 in (0.02, 0.39, 0.72)]  # no layout engine: fast
+    ax_f, ax_out, ax_grad = axes[:3]
+    twin = axes[3] if len(axes) > 3 else ax_f.twinx()   # a 4th Axes: reuse it as the twin (fast redraws)
     name, n = stats["activation"], stats["n_layers"]
     z_first = stats["first_preactivations"].ravel()
     reach = max(4.0, float(np.percentile(np.abs(z_first), 99)))
@@ -154,7 +155,6 @@ def plot_stack_statistics(stats: dict, axes=None):
     density, edges = np.histogram(z_first, bins=60, range=(-reach, reach), density=True)
     ax_f.stairs(density, edges, fill=True, color="0.85", label="first-layer inputs")   # one artist: fast
     density_top = max(float(density.max()), 1e-12)
-    twin = ax_f.twinx()
     f = ACTIVATIONS[name]()(z)
     twin.plot(z, f, color=PALETTE[0], lw=2, label="f(z)")
     twin.plot(z, derivative(name, z), color=PALETTE[3], lw=2, ls="--", label="f'(z)")
@@ -263,9 +263,17 @@ class ActivationExplorer(widgets.VBox):
         self.image.value = self._render_png()
 
     def _render_png(self) -> bytes:
-        axes = plot_stack_statistics(self.state)
+        if getattr(self, "_axes", None) is None:            # one figure, reused: creating Axes is slow
+            from matplotlib.figure import Figure  # noqa: PLC0415
+
+            fig = Figure(figsize=(10.5, 3.0), dpi=80)
+            axes = [fig.add_axes((x0, 0.16, 0.25, 0.74)) for x0 in (0.02, 0.39, 0.72)]
+            self._axes = axes + [axes[0].twinx()]
+        for ax in self._axes:
+            ax.cla()
+        plot_stack_statistics(self.state, self._axes)
         buffer = io.BytesIO()
-        axes[0].figure.savefig(buffer, format="png")
+        self._axes[0].figure.savefig(buffer, format="png")
         return buffer.getvalue()
 
 
