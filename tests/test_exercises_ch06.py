@@ -137,7 +137,7 @@ def test_ex1_specific_feedback(capsys):
         (_with(eps=1e-8), "eps = 1e-8, but this call passes eps = 0.001"),
         (_efficient_with_eps(1e-8), "eps = 1e-8, but this call passes eps = 0.001"),
         (own_counter, "p returned by adam_step(p (5,), t=1"),
-        (float16, "wrong values"),
+        (float16, "float16"),
     ]
     for answer, words in cases:
         passed, out = _run(capsys, "ex1", answer)
