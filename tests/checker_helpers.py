@@ -14,6 +14,16 @@ def raises(*args, **kwargs):
     raise ValueError("boom")
 
 
+def exits(*args, **kwargs):
+    """A student function that calls sys.exit()."""
+    raise SystemExit(1)
+
+
+def interrupts(*args, **kwargs):
+    """A student function that raises KeyboardInterrupt itself (not the stop button)."""
+    raise KeyboardInterrupt
+
+
 def not_done(*args, **kwargs):
     """The untouched stub, as tools/make_exercises.py writes it."""
     raise NotImplementedError("Exercise: replace this line with your code")
@@ -37,5 +47,7 @@ SHARED_BAD = [
     ("None instead of a function", None, "None"),
     ("a number instead of a function", 42, "Expected a function"),
     ("a function that raises", raises, "ValueError: boom"),
+    ("a function that calls sys.exit()", exits, "exit()"),
+    ("a function that raises KeyboardInterrupt", interrupts, "KeyboardInterrupt"),
     ("the untouched stub", not_done, "Not done yet"),
 ]
