@@ -244,3 +244,18 @@ def test_resume_without_a_file_starts_fresh(tmp_path, capsys):
     with pytest.raises(ValueError, match="resume=True needs checkpoint"):
         fit(model, loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
             epochs=1, resume=True, progress=False, plot=False)
+
+
+def test_a_checkpoint_without_scaler_state_leaves_a_given_scaler_fresh(saved):
+    path, _, _ = saved
+    model, opt = trained()
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    load_checkpoint(path, model, opt, scaler=scaler)  # saved without float16 AMP (e.g. on a CPU)
+    assert scaler.get_scale() == 1024.0
+
+
+def test_history_from_lists_counts_its_epochs():
+    h = History(train_loss=[1.0, 0.5])
+    assert h.epochs_done == 2 and h.last() == {"train_loss": 0.5}
+    restored = History.from_state(h.to_state())
+    assert restored == h and restored.epochs_done == 2 and restored.interrupted is False

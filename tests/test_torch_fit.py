@@ -304,3 +304,13 @@ def test_compile_trains_the_compiled_module_and_checkpoints_the_original(monkeyp
     assert compiled == []  # off by default
     fit(model, train, nn.CrossEntropyLoss(), opt, epochs=1, compile=True, **quiet())
     assert compiled == [model]
+
+
+def test_reduce_lr_on_plateau_gets_the_validation_loss():
+    train, val = problem()
+    model, opt = model_and_opt(lr=0.1)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", patience=0, factor=0.5)
+    history = fit(model, train, nn.CrossEntropyLoss(), opt, epochs=3, val_loader=val, scheduler=sched, **quiet())
+    # mode="max" on a falling loss: every epoch after the first is "no improvement"
+    assert history["val_loss"][2] < history["val_loss"][0]
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**2)

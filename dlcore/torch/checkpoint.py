@@ -269,9 +269,6 @@ def _check_other(path, payload, scheduler, scaler) -> None:
         cls = payload.get("scheduler_class")
         if cls is not None and cls != type(scheduler).__name__:
             raise CheckpointError(f"{path}: the checkpoint's scheduler is {cls}, not {type(scheduler).__name__}")
-    if scaler is not None and scaler.is_enabled() and not payload.get("scaler"):
-        raise CheckpointError(f"{path}: the checkpoint has no grad-scaler state (it was saved without "
-                              "float16 AMP), but an enabled GradScaler was given")
     try:
         History.from_state(payload["history"])
     except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -313,7 +310,9 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None, scaler=None, *,
         raise CheckpointError(f"{path}: loading failed after the checks passed: {err}") from err
     if scheduler is not None:
         scheduler.load_state_dict(payload["scheduler"])
-    if scaler is not None and scaler.is_enabled():
+    if scaler is not None and scaler.is_enabled() and payload.get("scaler"):
+        # A checkpoint saved without float16 AMP (on a CPU, or a bfloat16 GPU) has no scaler
+        # state; the scaler then starts afresh (its state is only the current loss scale).
         scaler.load_state_dict(payload["scaler"])
     if restore_rng:
         set_rng_state(payload["rng"], train_loader)

@@ -33,7 +33,7 @@ class History(dict):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.epochs_done = 0
+        self.epochs_done = max((len(v) for v in self.values()), default=0)
         self.interrupted = False
 
     def append(self, **values: float) -> None:

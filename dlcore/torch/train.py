@@ -252,7 +252,9 @@ def fit(model: nn.Module, train_loader, loss_fn, optimizer, *, epochs: int, val_
         epochs: the total number of epochs (with ``resume``, the ones already done count).
         val_loader: evaluated after every epoch: ``val_loss`` and ``val_<metric>``.
         metrics: ``{name: fn(outputs, targets) -> float}``, e.g. ``{"accuracy": accuracy}``.
-        scheduler: a learning-rate scheduler, stepped once per epoch.
+        scheduler: a learning-rate scheduler, stepped once per epoch, after validation
+            (``ReduceLROnPlateau`` is given ``val_loss``, or ``train_loss`` without a
+            validation loader).
         device: where to train (default :func:`~dlcore.torch.devices.device`). The
             model moves there; batches move with ``non_blocking=True``.
         amp: ``"auto"``: mixed precision on CUDA (bfloat16 from compute capability
@@ -318,7 +320,9 @@ def fit(model: nn.Module, train_loader, loss_fn, optimizer, *, epochs: int, val_
                         row.update({f"val_{k}": v for k, v in scores.items()})
                     bar.set_postfix({k: f"{v:.4f}" for k, v in row.items()})
                 stop.check()
-                if scheduler is not None:
+                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                    scheduler.step(row.get("val_loss", row["train_loss"]))  # it needs the number it watches
+                elif scheduler is not None:
                     scheduler.step()
                 row["seconds"] = time.perf_counter() - t0
                 history.append(**row)
