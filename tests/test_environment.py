@@ -51,3 +51,14 @@ def test_same_version_ranges():
 def test_no_hard_pins():
     for req in pyproject_packages().values():
         assert "==" not in req, f"use a version range, not a pin: {req}"
+
+
+def test_torch_and_torchvision_travel_together():
+    """They are released in pairs: wherever one is required, so is the other."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for name, reqs in project["optional-dependencies"].items():
+        names = {_name(r) for r in reqs}
+        assert ("torch" in names) == ("torchvision" in names), f"extra [{name}] lists only one of torch/torchvision"
+    assert {"torch", "torchvision"} <= {_name(r) for r in project["optional-dependencies"]["test"]}
+    assert {"torch", "torchvision"} <= set(conda_packages())
+    assert not {"torch", "torchvision"} & {_name(r) for r in project["dependencies"]}  # import dlcore stays light
