@@ -180,3 +180,11 @@ def test_controls_at_their_extremes_never_raise():
                 c["lr"].value, c["depth"].value, c["width"].value = 10.0**lr, depth, width
                 assert play.state["status"] in ("ok", "chance", "diverged")
                 assert play.image.value[:4] == b"\x89PNG"
+
+
+def test_a_network_at_majority_accuracy_is_flagged_even_with_a_moderate_loss():
+    from dlcore.widgets.ch05 import training_status
+
+    status, note = training_status([0.9, 0.5], 2, train_accuracy=0.5, majority=0.5)
+    assert status == "chance" and "most common class" in note
+    assert training_status([0.9, 0.5], 2, train_accuracy=0.8, majority=0.5)[0] == "ok"

@@ -178,12 +178,15 @@ def describe_network(depth: int, width: int, activation: str) -> str:
     return f"{depth} hidden layer{'s' if depth > 1 else ''} of {width} {activation} unit{'s' if width > 1 else ''}"
 
 
-def training_status(train_loss: list[float], n_classes: int, *, stopped: bool = False) -> tuple[str, str]:
+def training_status(train_loss: list[float], n_classes: int, *, stopped: bool = False,
+                    train_accuracy: float | None = None, majority: float | None = None) -> tuple[str, str]:
     """Classify a run from its loss per epoch; return (status, an HTML note for the label).
 
     ``"diverged"``: the loss became NaN or inf (``stopped``), or ended above twice the
     loss of guessing at random, log K. ``"chance"``: it ended within 10% of log K or above,
-    so the network has learnt next to nothing. ``"ok"`` otherwise.
+    or the final network's training accuracy is no better than always answering the most
+    common class (``majority``, plus 5 points), so it has learnt next to nothing.
+    ``"ok"`` otherwise.
     """
     chance = float(np.log(n_classes))
     red = "<b style='color:#b00000'>"
@@ -194,6 +197,10 @@ def training_status(train_loss: list[float], n_classes: int, *, stopped: bool = 
     if last > 2 * chance:
         return "diverged", (f"{red}diverged</b>: the training loss ended at {last:.3g}, far above the "
                             f"{chance:.3g} of guessing at random; lower the learning rate. ")
+    if train_accuracy is not None and majority is not None and train_accuracy <= majority + 0.05:
+        return "chance", (f"{red}stuck at chance</b>: the network classifies the training points no "
+                          f"better than always answering the most common class ({majority:.0%}); lower "
+                          "the learning rate or train longer. ")
     if last > 0.9 * chance:
         return "chance", (f"{red}stuck at chance</b>: the training loss ended at {last:.3g}, about the "
                           f"{chance:.3g} of guessing at random; lower the learning rate or train longer. ")
@@ -296,7 +303,10 @@ class PlaygroundExplorer(widgets.VBox):
                           train_accuracy=accuracy(net, X_train, y_train) if finite else float("nan"),
                           test_accuracy=accuracy(net, X_test, y_test) if finite else float("nan"))
         s = self.state
-        s["status"], note = training_status(s["train_loss"], s["n_classes"], stopped=s["diverged"])
+        majority = float(np.bincount(y_train).max() / len(y_train))
+        s["status"], note = training_status(s["train_loss"], s["n_classes"], stopped=s["diverged"],
+                                            train_accuracy=s["train_accuracy"] if finite else None,
+                                            majority=majority)
         s["diverged"] = s["status"] == "diverged"
         self.label.value = (f"{note}Epoch {epoch} of {s['epochs']}: {describe_network(s['depth'], s['width'], s['activation'])} "
                             f"({s['n_parameters']} parameters). "
