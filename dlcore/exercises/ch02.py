@@ -198,7 +198,7 @@ def _path_answer(momentum_descent, grad, x0, lr, momentum, steps, dims: int):
            f"{name} has shape {got.shape}, expected {(steps + 1, dims)}: the path includes the start.",
            "Put x0 in the path before the first step, then append the point after every step.")
     _no_float16(got, name)
-    got = expect_array(got, shape=(steps + 1, dims), name=name).astype(np.float64)
+    got = expect_array(got, shape=(steps + 1, dims), name=name)
     expect(not (steps > 1 and np.all(got == got[-1]) and not np.allclose(got[-1], x0)),
            f"{name}: every row of your path is the same point, the last one. The list holds the same "
            "array again and again.",
@@ -273,7 +273,7 @@ def _theta_answer(fit_linear_regression, X, y, lr, steps):
     expect(got.size == d, f"{name} has shape {got.shape}, expected ({d},): one parameter per column of X.",
            "Start from theta = np.zeros(X.shape[1]).")
     _no_float16(got, name)
-    return expect_array(got.reshape(-1), shape=(d,), name=name).astype(np.float64), name
+    return expect_array(got.reshape(-1), shape=(d,), name=name), name
 
 
 @checker("linear regression by gradient descent")
@@ -355,6 +355,24 @@ def _momentum_list(grad, x0, lr, momentum, steps):
     return path
 
 
+def _momentum_float32(grad, x0, lr, momentum, steps):
+    x = np.array(x0, dtype=np.float32)
+    v, path = np.zeros_like(x), [x.copy()]
+    for _ in range(steps):
+        v = np.float32(momentum) * v + grad(x).astype(np.float32)
+        x = x - np.float32(lr) * v
+        path.append(x.copy())
+    return np.array(path)
+
+
+def _regression_float32(X, y, lr, steps):
+    X, y = X.astype(np.float32), y.astype(np.float32)
+    theta = np.zeros(X.shape[1], dtype=np.float32)
+    for _ in range(steps):
+        theta = theta - np.float32(lr * 2 / len(y)) * (X.T @ (X @ theta - y))
+    return theta
+
+
 def _regression_ref(X, y, lr, steps):
     return _regression(X, y, lr, steps)
 
@@ -383,7 +401,7 @@ CORRECT_REWRITES = {
     "ex2": [lambda w: [2 * (w[0] - 1) - 400 * w[0] * (w[1] - w[0] ** 2), 200 * (w[1] - w[0] ** 2)],
             lambda w: _rosenbrock_grad(w).astype(np.float32),
             lambda w: tuple(_rosenbrock_grad(w))],
-    "ex3": [_momentum_preallocated, _momentum_list],
-    "ex4": [_regression_column, _regression_loop,
+    "ex3": [_momentum_preallocated, _momentum_list, _momentum_float32],
+    "ex4": [_regression_column, _regression_loop, _regression_float32,
             lambda X, y, lr, steps: list(_regression(X, y, lr, steps))],
 }
