@@ -11,6 +11,11 @@ drawn from N(0, input_std^2). The explorer shows
   random upstream gradient through all ``n`` layers (on a log scale, because it can
   shrink by many powers of ten).
 
+The sentence under the controls gives the gradient's growth factor through the stack and
+per layer, and flags it as vanishing (below :data:`VANISHING_BELOW`) or exploding (above
+:data:`EXPLODING_ABOVE`). For ReLU and leaky ReLU it also says why the input-std slider
+cannot change the gradient: both are positively homogeneous and the layers have no biases.
+
 The weights, inputs and upstream gradient are drawn once, as standard normal numbers,
 and only rescaled when a control moves, so moving a slider changes one thing at a time.
 The explorer is an ordinary ``ipywidgets.VBox`` that a test can drive without a

@@ -7,6 +7,9 @@ rate and the number of epochs. A fresh network, built from ``dlcore.nn`` layers,
 with mini-batch Adam on 70% of the points, and the figure shows the decision regions and
 the training and test loss, redrawn a few times while it trains.
 
+The label flags a run that diverged or is stuck at chance (:func:`training_status`), and
+the loss plot marks the chance level log K.
+
 The helpers are plain functions that the chapter also uses: :func:`make_mlp`,
 :func:`train_mlp`, :func:`predict_proba` and :func:`plot_decision_regions`.
 
