@@ -79,10 +79,7 @@ _DERIVED = [label for label, _ in battery.output_transforms()] + ["input returne
 
 #: Wrong variants that a chapter's checker still accepts; for its owner to fix (the xfail is strict,
 #: so a fix shows up as XPASS and the entry must then go): {(chapter, words in the title, variant): why}.
-KNOWN_DEFECTS = {
-    ("ch01", "0 versus 1", "hard-coded (first result)"):
-        "the rule is called once, on one fixed set of images, so a memoised answer passes",
-}
+KNOWN_DEFECTS: dict[tuple[str, str, str], str] = {}
 
 
 def _known_defect(ch, name, label):
