@@ -550,6 +550,15 @@ def test_softmax_refuses_a_scalar():
         Softmax(dim=0)(np.array(1.0))
 
 
+def test_sequential_refuses_the_same_layer_object_twice():
+    relu = ReLU()
+    with pytest.raises(ValueError, match=r"same ReLU object at positions 1 and 3"):
+        Sequential(Linear(2, 2), relu, Linear(2, 2), relu)
+    net = Sequential(Linear(2, 2), relu)
+    with pytest.raises(ValueError, match=r"positions 1 and 2"):
+        net.append(relu)
+
+
 def test_load_state_dict_missing_and_unexpected_names():
     net = Sequential(Linear(2, 2))
     state = net.state_dict()

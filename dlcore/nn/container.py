@@ -23,6 +23,22 @@ class Sequential(Module):
                     f"{type(module).__name__}; did you forget the parentheses, as in ReLU()?"
                 )
             setattr(self, str(index), module)
+        self._check_distinct(modules)
+
+    @staticmethod
+    def _check_distinct(modules) -> None:
+        """A layer keeps what its last forward saw, so the same layer object used twice
+        in one chain would give the first use the second use's cache: a wrong gradient."""
+        seen = {}
+        for index, module in enumerate(modules):
+            if id(module) in seen:
+                raise ValueError(
+                    f"Sequential got the same {type(module).__name__} object at positions "
+                    f"{seen[id(module)]} and {index}; a dlcore layer remembers only its last "
+                    f"forward pass, so create a separate layer for each position, e.g. ReLU() "
+                    f"twice"
+                )
+            seen[id(module)] = index
 
     def _module_list(self) -> list[Module]:
         return [module for _, module in self.named_children()]
@@ -43,6 +59,7 @@ class Sequential(Module):
         """Add ``module`` at the end; return self."""
         if not isinstance(module, Module):
             raise TypeError(f"Sequential.append takes a module, got {type(module).__name__}")
+        self._check_distinct([*self._module_list(), module])
         setattr(self, str(len(self)), module)
         return self
 
