@@ -688,8 +688,8 @@ _HINTS: list[tuple[tuple[type, ...], str, str]] = [
      "float64): convert one with .float() or .double(), or create both with the same dtype."),
     ((RuntimeError,), r"does not require grad", "The tensor has no graph to differentiate: create the "
      "parameters with requires_grad=True, and do not compute the loss under torch.no_grad() or after .detach()."),
-    ((RuntimeError,), r"backward through the graph a second time", "Each forward pass can be backpropagated "
-     "once: run the forward pass again for every backward(), or pass retain_graph=True."),
+    ((RuntimeError,), r"backward through the graph a second time", "Call backward() once per step: a second "
+     "call would add the gradients twice. Run the forward pass again if you really need another backward."),
     ((RecursionError,), r"", "A function calls itself without end: check its stopping case."),
     ((NameError,), r"", "The name is not defined in this kernel: run the cells above first (Run All), "
      "and check the spelling."),
