@@ -11,7 +11,13 @@ The update is heavy-ball momentum, written the way ``torch.optim.SGD`` and
     v <- momentum * v + grad f(w)      (v starts at 0, so the first v is the gradient)
     w <- w - lr * v
 
-With momentum 0 it is plain gradient descent. The explorer is an ordinary
+With momentum 0 it is plain gradient descent. Each run is flagged from its losses
+(:func:`classify`): *diverged* (the point flew off), *diverging* (the loss grew and is still
+growing), *bouncing* (the loss stayed where it started, as at lr exactly 2/lambda_max on a
+quadratic), *converged* or *converging*; on the two quadratics the label also states the
+stability limit lr < 2 (1 + momentum) / lambda_max, with lambda_max the largest eigenvalue of
+the Hessian. The learning-rate slider has base 2, so 1 and 2 are positions on it, and a loss of
+exactly 0 is drawn at a floor instead of stretching the log axis. The explorer is an ordinary
 ``ipywidgets.VBox`` whose controls and results are attributes, which is how
 ``tests/test_widgets_ch02.py`` drives it without a browser::
 
