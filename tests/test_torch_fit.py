@@ -314,3 +314,36 @@ def test_reduce_lr_on_plateau_gets_the_validation_loss():
     # mode="max" on a falling loss: every epoch after the first is "no improvement"
     assert history["val_loss"][2] < history["val_loss"][0]
     assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**2)
+
+
+def test_a_loader_that_dies_after_a_stop_request_counts_as_the_interrupt():
+    """Ctrl-C in a notebook reaches DataLoader workers too; their exit must not crash fit."""
+    train, _ = problem()
+
+    class DyingLoader:
+        def __init__(self, stop_holder):
+            self.stop_holder = stop_holder
+
+        def __len__(self):
+            return 4
+
+        def __iter__(self):
+            yield next(iter(train))
+            self.stop_holder["stop"].requested = True  # as if SIGINT had arrived
+            raise RuntimeError("DataLoader worker (pid 1234) exited unexpectedly")
+
+    holder = {}
+    original = train_mod._StopRequest.__enter__
+
+    def remember(self):
+        holder["stop"] = self
+        return original(self)
+
+    model, opt = model_and_opt()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(train_mod._StopRequest, "__enter__", remember)
+        history = fit(model, DyingLoader(holder), nn.CrossEntropyLoss(), opt, epochs=2, **quiet())
+    assert history.interrupted and history.epochs_done == 0
+    with pytest.raises(RuntimeError, match="exited unexpectedly"):  # without a stop request: a real error
+        fit(model, DyingLoader({"stop": train_mod._StopRequest()}), nn.CrossEntropyLoss(), opt, epochs=1,
+            **quiet())

@@ -110,15 +110,27 @@ def _modes_restored(model: nn.Module) -> Iterator[None]:
             m.training = training
 
 
-def _batches(loader, limit):
-    return capped(loader, limit) if limit is not None else iter(loader)
+def _batches(loader, limit, stop=None):
+    """The loader's batches (at most ``limit``). After a stop request, a failing fetch (a
+    DataLoader worker that got the same Ctrl-C and exited) counts as the interrupt."""
+    it = iter(capped(loader, limit) if limit is not None else loader)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except Exception:
+            if stop is not None and stop.requested:
+                raise KeyboardInterrupt from None
+            raise
+        yield batch
 
 
-def _evaluate(model, loader, loss_fn, metrics, dev, dtype) -> dict[str, float]:
+def _evaluate(model, loader, loss_fn, metrics, dev, dtype, stop=None) -> dict[str, float]:
     sums: dict[str, float] = {}
     n = 0
     with _modes_restored(model), torch.inference_mode():
-        for batch in _batches(loader, max_steps()):
+        for batch in _batches(loader, max_steps(), stop):
             xb, yb = to_device(_split(batch), dev)
             with _autocast(dev, dtype):
                 out = model(xb)
@@ -213,7 +225,7 @@ def _progress(loader, epoch: int, epochs: int, limit, enabled: bool):
 def _train_epoch(model, loader, loss_fn, optimizer, dev, dtype, scaler, grad_clip, bar, stop) -> float:
     total = torch.zeros((), device=dev)
     n = 0
-    for step, batch in enumerate(_batches(loader, max_steps())):
+    for step, batch in enumerate(_batches(loader, max_steps(), stop)):
         xb, yb = to_device(_split(batch), dev)
         optimizer.zero_grad(set_to_none=True)
         with _autocast(dev, dtype):
@@ -320,7 +332,7 @@ def fit(model: nn.Module, train_loader, loss_fn, optimizer, *, epochs: int, val_
                     row = {"train_loss": _train_epoch(run, train_loader, loss_fn, optimizer, dev, dtype,
                                                       scaler, grad_clip, bar, stop)}
                     if val_loader is not None:
-                        scores = _evaluate(run, val_loader, loss_fn, metrics, dev, dtype)
+                        scores = _evaluate(run, val_loader, loss_fn, metrics, dev, dtype, stop)
                         row.update({f"val_{k}": v for k, v in scores.items()})
                     bar.set_postfix({k: f"{v:.4f}" for k, v in row.items()})
                 stop.check()
