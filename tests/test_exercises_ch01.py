@@ -160,3 +160,67 @@ def test_ex3_a_memoised_rule_fails(capsys):
 
     passed, out = _run(capsys, "ex3", memo)
     assert passed is False and "expected (150,)" in out, out
+
+
+# ---- cases from the strict review (wrong answers the first tests did not try) ------------------
+
+
+def _class_means_that_zero_x(X, y, num_classes):
+    out = np.stack([X[y == k].mean(axis=0) for k in range(num_classes)])
+    X[:] = 0                                              # right values, but the caller's X is gone
+    return out
+
+
+def _class_means_one_row_reused(X, y, num_classes):
+    row, rows = np.zeros(X.shape[1]), []
+    for k in range(num_classes):
+        row[:] = X[y == k].mean(axis=0)
+        rows.append(row)                                  # the same array K times
+    return np.array(rows)
+
+
+REVIEW_WRONG = [
+    ("ex1", "divides by a hard-coded 4", lambda p, t: (p == t).sum() / 4, "200 random labels"),
+    ("ex1", "compares sorted arrays", lambda p, t: np.mean(np.sort(p) == np.sort(t)), "200 random labels"),
+    ("ex1", "broadcasts (N, 1) against (N,)", lambda p, t: np.mean(p[:, None] == t), "expected 0.75"),
+    ("ex1", "drops the first example", lambda p, t: np.mean(p[1:] == t[1:]), "expected 0.75"),
+    ("ex1", "float16", lambda p, t: np.mean(p == t, dtype=np.float16), "float16"),
+    ("ex2", "median instead of mean",
+     lambda X, y, k: np.stack([np.median(X[y == c], axis=0) for c in range(k)]), "(60, 64)"),
+    ("ex2", "one row array appended K times", _class_means_one_row_reused, "wrong values"),
+    ("ex2", "edits the caller's X", _class_means_that_zero_x, "changed the array X"),
+    ("ex2", "range(num_classes - 1)",
+     lambda X, y, k: np.stack([X[y == c].mean(axis=0) for c in range(k - 1)]), "one row per class"),
+    ("ex2", "float16", lambda X, y, k: class_means(X, y, k).astype(np.float16), "float16"),
+    ("ex2", "divides by count + 1",
+     lambda X, y, k: np.stack([X[y == c].sum(0) / (np.sum(y == c) + 1) for c in range(k)]), "wrong values"),
+    ("ex3", "the batch median as threshold",
+     lambda im: (im[:, 0, 2:6, 3:5].mean((1, 2)) > np.median(im[:, 0, 2:6, 3:5].mean((1, 2)))).astype(int),
+     "differs from its answers"),
+    ("ex3", "+-1 labels", lambda im: 2 * zero_or_one(im) - 1, "only 0s and 1s"),
+    ("ex3", "an (N, 1) column", lambda im: zero_or_one(im)[:, None], "expected (360,)"),
+    ("ex3", "scores, not decisions", lambda im: im[:, 0, 2:6, 3:5].mean((1, 2)), "only 0s and 1s"),
+]
+
+
+@pytest.mark.parametrize("name, desc, answer, words", REVIEW_WRONG, ids=[f"{c[0]}-{c[1]}" for c in REVIEW_WRONG])
+def test_review_wrong_answers_fail(capsys, name, desc, answer, words):
+    passed, out = _run(capsys, name, answer)
+    assert not passed, f"{desc} passed:\n{out}"
+    assert words in out, out
+
+
+REVIEW_RIGHT = [
+    ("ex1", lambda p, t: np.array([np.mean(p == t)])),
+    ("ex2", lambda X, y, k: np.stack([np.bincount(y, weights=X[:, d], minlength=k) for d in range(X.shape[1])],
+                                     axis=1) / np.bincount(y, minlength=k)[:, None]),
+    ("ex2", lambda X, y, k: class_means(X.astype(np.float32), y, k)),
+    ("ex3", lambda im: zero_or_one(im).astype(np.float16)),          # 0/1 is exact in float16
+    ("ex3", lambda im: im[:, 0, 2:6, 3:5].mean((1, 2)) > 0.5),
+]
+
+
+@pytest.mark.parametrize("name, answer", REVIEW_RIGHT, ids=[f"{c[0]}-{i}" for i, c in enumerate(REVIEW_RIGHT)])
+def test_review_correct_answers_pass(capsys, name, answer):
+    passed, out = _run(capsys, name, answer)
+    assert passed, out

@@ -166,7 +166,11 @@ def test_checkers_do_not_let_the_answer_change_their_data(capsys):
         return theta
 
     passed, out = _run(capsys, "ex4", vandal)
-    assert passed, out            # the checker passes copies, so the vandal changes nothing it uses
+    # The checker passes copies, so its own data survive; but editing the caller's X is a bug
+    # (the chapter's views-versus-copies lesson), and it is named.
+    assert not passed and "changed the array X" in out, out
+    passed, out = _run(capsys, "ex4", fit_linear_regression)
+    assert passed, out
 
 
 def test_every_checker_is_registered():
@@ -288,3 +292,113 @@ def test_checkers_work_under_seterr_raise(capsys):
             assert passed, out
     finally:
         np.seterr(**old)
+
+
+# ---- cases from the strict review (wrong answers the first tests did not try) ------------------
+
+
+def _distances_that_zero_a(A, B):
+    out = pairwise_sq_distances(A, B)
+    A -= A                                                # right values, but the caller's A is gone
+    return out
+
+
+def _regression_that_centres_x(X, y, lr, steps):
+    theta = fit_linear_regression(X, y, lr, steps)
+    X -= X.mean(axis=0)                                   # in place: changes the caller's data
+    return theta
+
+
+def _momentum_velocity_after_position(grad, x0, lr, momentum, steps):
+    x, v = np.array(x0, dtype=float), np.zeros(len(x0))
+    path = [x.copy()]
+    for _ in range(steps):
+        x = x - lr * v
+        v = momentum * v + grad(x)
+        path.append(x.copy())
+    return np.array(path)
+
+
+def _momentum_velocity_starts_at_gradient(grad, x0, lr, momentum, steps):
+    x = np.array(x0, dtype=float)
+    v, path = grad(x), [x.copy()]
+    for _ in range(steps):
+        v = momentum * v + grad(x)
+        x = x - lr * v
+        path.append(x.copy())
+    return np.array(path)
+
+
+def _momentum_sutskever_form(grad, x0, lr, momentum, steps):
+    """v <- mu v - lr g, x <- x + v: the same path as the chapter's form for a constant lr."""
+    x = np.array(x0, dtype=float)
+    v, path = np.zeros_like(x), [x.copy()]
+    for _ in range(steps):
+        v = momentum * v - lr * grad(x)
+        x = x + v
+        path.append(x.copy())
+    return np.array(path)
+
+
+REVIEW_WRONG = [
+    ("ex1", "L1 distances", lambda A, B: np.abs(A[:, None] - B[None]).sum(-1), "wrong values"),
+    ("ex1", "dot products only", lambda A, B: A @ B.T, "wrong values"),
+    ("ex1", "two features written out", lambda A, B: (A[:, None, 0] - B[None, :, 0]) ** 2
+     + (A[:, None, 1] - B[None, :, 1]) ** 2, "(7, 4)"),
+    ("ex1", "expanded form without the 2", lambda A, B: (A**2).sum(1)[:, None] + (B**2).sum(1) - A @ B.T,
+     "wrong values"),
+    ("ex1", "summed over the wrong axis", lambda A, B: ((A[:, None] - B[None]) ** 2).sum(0), "expected (3, 4)"),
+    ("ex1", "edits the caller's A", _distances_that_zero_a, "changed the array A"),
+    ("ex2", "200 instead of 400", lambda w: np.array([-2 * (1 - w[0]) - 200 * w[0] * (w[1] - w[0] ** 2),
+                                                     200 * (w[1] - w[0] ** 2)]), "df/dx"),
+    ("ex2", "a forward difference", lambda w: np.array(
+        [(check._rosenbrock(w + [1e-5, 0]) - check._rosenbrock(w)) / 1e-5,
+         (check._rosenbrock(w + [0, 1e-5]) - check._rosenbrock(w)) / 1e-5]), "(0, 0)"),
+    ("ex2", "the two entries swapped", lambda w: rosenbrock_grad(w)[::-1], "df/dy"),
+    ("ex2", "100 instead of 200 in df/dy", lambda w: np.array([rosenbrock_grad(w)[0], 100 * (w[1] - w[0] ** 2)]),
+     "df/dy"),
+    ("ex3", "velocity updated after the position", _momentum_velocity_after_position, "momentum 0"),
+    ("ex3", "velocity starting at the gradient", _momentum_velocity_starts_at_gradient, "wrong values"),
+    ("ex3", "steps + 1 steps without the start",
+     lambda g, x0, lr, m, s: check._momentum_path(g, x0, lr, m, s + 1)[1:], "first row"),
+    ("ex3", "the path transposed", lambda *a: check._momentum_path(*a).T, "transpose"),
+    ("ex4", "steps + 1 steps", lambda X, y, lr, s: check._regression(X, y, lr, s + 1), "steps=1"),
+    ("ex4", "divides by the number of features", lambda X, y, lr, s: check._regression(X, y, lr, s,
+                                                                                      divisor=X.shape[1]),
+     "wrong values"),
+    ("ex4", "starts from 1e-3 instead of zeros", lambda X, y, lr, s: check._regression(X, y, lr, s)
+     + (1 - lr * 2 / len(y) * X.T @ X) @ np.full(X.shape[1], 1e-3) if s == 1 else
+     check._regression(X, y, lr, s), "wrong values"),
+    ("ex4", "edits the caller's X", _regression_that_centres_x, "changed the array X"),
+]
+
+
+@pytest.mark.parametrize("name, desc, answer, words", REVIEW_WRONG, ids=[f"{c[0]}-{c[1]}" for c in REVIEW_WRONG])
+def test_review_wrong_answers_fail(capsys, name, desc, answer, words):
+    passed, out = _run(capsys, name, answer)
+    assert not passed, f"{desc} passed:\n{out}"
+    assert words in out, out
+
+
+REVIEW_RIGHT = [
+    ("ex1", lambda A, B: np.maximum(check._pairwise_expanded(A, B), 0.0)),
+    ("ex1", lambda A, B: np.einsum("ijk,ijk->ij", A[:, None] - B[None], A[:, None] - B[None])),
+    ("ex2", lambda w: rosenbrock_grad(w)[:, None]),
+    ("ex3", _momentum_sutskever_form),
+    ("ex3", lambda *a: tuple(check._momentum_path(*a))),
+    ("ex4", lambda X, y, lr, s: _mean_axis_regression(X, y, lr, s)),
+    ("ex4", lambda X, y, lr, s: check._regression(X, y, lr, s)[None, :]),
+]
+
+
+def _mean_axis_regression(X, y, lr, steps):
+    theta = np.zeros(X.shape[1])
+    for _ in range(steps):
+        theta = theta - lr * 2 * np.mean(X * (X @ theta - y)[:, None], axis=0)
+    return theta
+
+
+@pytest.mark.parametrize("name, answer", REVIEW_RIGHT, ids=[f"{c[0]}-{i}" for i, c in enumerate(REVIEW_RIGHT)])
+def test_review_correct_answers_pass(capsys, name, answer):
+    passed, out = _run(capsys, name, answer)
+    assert passed, out

@@ -202,3 +202,103 @@ def test_checkers_work_under_seterr_raise(capsys):
         assert passed, out
     finally:
         np.seterr(**old)
+
+
+# ---- cases from the strict review (wrong answers the first tests did not try) ------------------
+
+
+def _distance_normalising_w_in_place(w, b, X):
+    n = np.linalg.norm(w)
+    w /= n                                                # right values, but the caller's w changes
+    return X @ w + b / n
+
+
+def _epoch_shuffled(w, b, X, y, lr):
+    order = np.random.default_rng(0).permutation(len(y))
+    return perceptron_epoch(w, b, X[order], y[order], lr)
+
+
+def _epoch_counts_after(w, b, X, y, lr):
+    w2, b2, _ = perceptron_epoch(w, b, X, y, lr)
+    return w2, b2, int(np.sum(((X @ w2 + b2) > 0).astype(int) != y))
+
+
+def _epoch_lr_on_w_only(w, b, X, y, lr):
+    mistakes = 0
+    for x_i, y_i in zip(X, y):
+        error = y_i - int(x_i @ w + b > 0)
+        if error:
+            w, b, mistakes = w + lr * error * x_i, b + error, mistakes + 1
+    return w, b, mistakes
+
+
+def _epoch_zeroing_x(w, b, X, y, lr):
+    out = perceptron_epoch(w, b, X, y, lr)
+    X *= 0
+    return out
+
+
+def _bce_clipped_naive(z, y):
+    p = np.clip(1 / (1 + np.exp(-z)), 1e-15, 1 - 1e-15)
+    return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+def _bce_piecewise(z, y):
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = z[pos] * (1 - y[pos]) + np.log1p(np.exp(-z[pos]))
+    out[~pos] = -z[~pos] * y[~pos] + np.log1p(np.exp(z[~pos]))
+    return out.mean()
+
+
+REVIEW_WRONG = [
+    ("ex1", "divides by a hard-coded 5", lambda w, b, X: (X @ w + b) / 5, "(6, 5)"),
+    ("ex1", "the norm includes b", lambda w, b, X: (X @ w + b) / np.linalg.norm(np.r_[w, b]), "wrong values"),
+    ("ex1", "the L1 norm", lambda w, b, X: (X @ w + b) / np.abs(w).sum(), "wrong values"),
+    ("ex1", "b not divided", lambda w, b, X: X @ w / np.linalg.norm(w) + b, "wrong values"),
+    ("ex1", "a (1, N) row", lambda w, b, X: signed_distance(w, b, X)[None, :], "(1, 4)"),
+    ("ex1", "normalises the caller's w", _distance_normalising_w_in_place, "changed the array w"),
+    ("ex2", "a shuffled order", _epoch_shuffled, "predicts 1"),
+    ("ex2", "mistakes counted after the pass", _epoch_counts_after, "mistakes, expected"),
+    ("ex2", "lr applied to w only", _epoch_lr_on_w_only, "wrong values"),
+    ("ex2", "the last example skipped", lambda w, b, X, y, lr: perceptron_epoch(w, b, X[:-1], y[:-1], lr),
+     "expected w ="),
+    ("ex2", "two passes", lambda w, b, X, y, lr: perceptron_epoch(*perceptron_epoch(w, b, X, y, lr)[:2], X, y, lr),
+     "mistakes, expected"),
+    ("ex2", "zeroes the caller's X", _epoch_zeroing_x, "changed the array X"),
+    ("ex3", "a clipped naive sigmoid", _bce_clipped_naive, "+-1000"),
+    ("ex3", "exp(-z) without the absolute value",
+     lambda z, y: np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-z))), "wrong values"),
+    ("ex3", "min instead of max",
+     lambda z, y: np.mean(np.minimum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))), "wrong values"),
+    ("ex3", "float16", lambda z, y: np.float16(stable_bce(z, y)), "float16"),
+    ("ex4", "the product alone", lambda X: (X[:, 0] * X[:, 1])[:, None], "75%"),
+    ("ex4", "features transposed", lambda X: xor_features(X).T, "expected (4, any)"),
+    ("ex4", "a fixed table for the corners", lambda X: np.array([[0, 0, 0], [0, 1, 0], [1, 0, 0], [1, 1, 1.0]]),
+     "expected (100, any)"),
+    ("ex4", "the sum alone", lambda X: X.sum(axis=1, keepdims=True), "25%"),
+]
+
+
+@pytest.mark.parametrize("name, desc, answer, words", REVIEW_WRONG, ids=[f"{c[0]}-{c[1]}" for c in REVIEW_WRONG])
+def test_review_wrong_answers_fail(capsys, name, desc, answer, words):
+    passed, out = _run(capsys, name, answer)
+    assert not passed, f"{desc} passed:\n{out}"
+    assert words in out, out
+
+
+REVIEW_RIGHT = [
+    ("ex1", lambda w, b, X: list(signed_distance(w, b, X))),
+    ("ex2", lambda *a: np.array(perceptron_epoch(*a), dtype=object)),   # an ndarray for the tuple
+    ("ex3", lambda z, y: np.mean(np.maximum(z, 0) - z * y + np.log(1 + np.exp(-np.abs(z))))),
+    ("ex3", _bce_piecewise),
+    ("ex3", lambda z, y: np.float32(stable_bce(z, y))),
+    ("ex4", lambda X: np.abs(X[:, :1] - X[:, 1:])),
+    ("ex4", lambda X: xor_features(X).astype(np.float32)),
+]
+
+
+@pytest.mark.parametrize("name, answer", REVIEW_RIGHT, ids=[f"{c[0]}-{i}" for i, c in enumerate(REVIEW_RIGHT)])
+def test_review_correct_answers_pass(capsys, name, answer):
+    passed, out = _run(capsys, name, answer)
+    assert passed, out

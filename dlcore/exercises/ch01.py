@@ -58,6 +58,14 @@ def _means_shaped(value, shape: tuple[int, int], name: str) -> np.ndarray:
     return expect_array(arr, shape=shape, name=name)
 
 
+def _expect_unchanged(before: np.ndarray, after: np.ndarray, arg: str) -> None:
+    """Fail if the learner's function edited the array ``arg`` it was given (``after``) in place."""
+    expect(np.array_equal(before, after, equal_nan=True),
+           f"your function changed the array {arg} that was passed in.",
+           f"Compute new arrays instead of editing {arg} in place (X -= ..., X[...] = ...): the "
+           "caller's data would change too. Copy it first (X = X.copy()) if you need to.")
+
+
 @contextlib.contextmanager
 def _quiet():
     """Run student code with NumPy's floating-point errors and warnings silenced (NaN is checked after)."""
@@ -101,8 +109,13 @@ def ex2(class_means):
     y = np.array([0, 0, 1, 2, 2])
     expected = np.array([[1.0, 1.0], [4.0, 0.0], [2.0, 2.0]])
     name = "class_means(X, y, 3) for X of shape (5, 2)"
+    X_in, y_in = X.copy(), y.copy()
     with _quiet():
-        arr = _means_shaped(call(class_means, X.copy(), y.copy(), 3), (3, 2), name)
+        result = call(class_means, X_in, y_in, 3)
+    _expect_unchanged(X, X_in, "X")
+    _expect_unchanged(y, y_in, "y")
+    with _quiet():
+        arr = _means_shaped(result, (3, 2), name)
     expect(np.issubdtype(arr.dtype, np.floating),
            f"{name} has dtype {arr.dtype}; averages are fractions, so it should be a float dtype.",
            "Use .mean(), which returns floats, rather than integer division.")
@@ -117,8 +130,13 @@ def ex2(class_means):
     y = rng.permutation(np.arange(60) % 4)
     expected = np.stack([X[y == k].mean(axis=0) for k in range(4)])
     name = "class_means(X, y, 4) for X of shape (60, 64)"
+    X_in, y_in = X.copy(), y.copy()
     with _quiet():
-        arr = _means_shaped(call(class_means, X.copy(), y.copy(), 4), (4, 64), name)
+        result = call(class_means, X_in, y_in, 4)
+    _expect_unchanged(X, X_in, "X")
+    _expect_unchanged(y, y_in, "y")
+    with _quiet():
+        arr = _means_shaped(result, (4, 64), name)
     expect_close(arr, expected, name=name,
                  hint="Does your function use num_classes and work for any number of features D?")
     return "These rows are exactly the templates the chapter's learned classifier uses."
@@ -141,11 +159,11 @@ def ex3(zero_or_one):
     n = len(labels)
     name = f"your rule's answer for the {n} images of shape ({n}, 1, 8, 8)"
     got = call(zero_or_one, images.copy())
-    pred = expect_array(got, name=name, finite=False)
+    pred = expect_array(got, name=name, finite=False, min_dtype=None)   # 0/1 is exact in any dtype
     expect(pred.shape == (n,), f"{name} has shape {pred.shape}, expected ({n},).",
            "Return one 0-or-1 answer per image, as a 1-D array: reduce over the pixel axes "
            "(e.g. .mean(axis=(1, 2, 3))), and do not drop or add images.")
-    pred = expect_array(pred, shape=(n,), name=name)
+    pred = expect_array(pred, shape=(n,), name=name, min_dtype=None)
     values = np.unique(pred)
     expect(np.isin(values, [0, 1]).all(),
            f"{name} should hold only 0s and 1s, but it contains {values[~np.isin(values, [0, 1])][:5]}.",
@@ -162,7 +180,7 @@ def ex3(zero_or_one):
     # A second, shuffled subset: the rule must answer for the images it is given (not memorise).
     subset = np.random.default_rng(6).permutation(n)[:150]
     name = "your rule's answer for 150 of those images, in a shuffled order"
-    again = expect_array(call(zero_or_one, images[subset].copy()), name=name, finite=False)
+    again = expect_array(call(zero_or_one, images[subset].copy()), name=name, finite=False, min_dtype=None)
     expect(again.shape == (150,), f"{name} has shape {again.shape}, expected (150,).",
            "Compute the answer from the images passed in, for however many there are.")
     expect(np.array_equal(np.asarray(again).astype(float), pred[subset].astype(float)),

@@ -63,6 +63,14 @@ def _regression(X, y, lr, steps, *, factor=2.0, reduce="mean", sign=1.0, divisor
     return theta
 
 
+def _expect_unchanged(before: np.ndarray, after: np.ndarray, arg: str) -> None:
+    """Fail if the learner's function edited the array ``arg`` it was given (``after``) in place."""
+    expect(np.array_equal(before, after, equal_nan=True),
+           f"your function changed the array {arg} that was passed in.",
+           f"Compute new arrays instead of editing {arg} in place ({arg} -= ..., {arg}[...] = ...): "
+           f"the caller's {arg} would change too. Copy it first ({arg} = {arg}.copy()) if you need to.")
+
+
 def _no_float16(arr: np.ndarray, name: str) -> None:
     expect(arr.dtype != np.float16,
            f"{name} has dtype float16, which keeps only about 3 significant digits.",
@@ -79,7 +87,11 @@ def ex1(pairwise_sq_distances):
     B = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0], [0.0, -1.0]])
     expected = _distances(A, B)                           # (3, 4)
     name = "pairwise_sq_distances(A, B) for A (3, 2) and B (4, 2)"
-    got = expect_array(call(pairwise_sq_distances, A.copy(), B.copy()), name=name)
+    A_in, B_in = A.copy(), B.copy()
+    got = call(pairwise_sq_distances, A_in, B_in)
+    _expect_unchanged(A, A_in, "A")
+    _expect_unchanged(B, B_in, "B")
+    got = expect_array(got, name=name)
     expect(got.shape != (4, 3), f"{name} has shape (4, 3), expected (3, 4): one row per row of A.",
            "Put A's rows on the first axis: A[:, None, :] - B[None, :, :] has shape (N, M, D).")
     expect(got.shape != (3, 4, 2), f"{name} has shape (3, 4, 2), expected (3, 4).",
@@ -94,7 +106,11 @@ def ex1(pairwise_sq_distances):
     rng = np.random.default_rng(2)
     A, B = rng.standard_normal((7, 4)), rng.standard_normal((5, 4))
     name = "pairwise_sq_distances(A, B) for A (7, 4) and B (5, 4)"
-    got = expect_array(call(pairwise_sq_distances, A.copy(), B.copy()), shape=(7, 5), name=name)
+    A_in, B_in = A.copy(), B.copy()
+    got = call(pairwise_sq_distances, A_in, B_in)
+    _expect_unchanged(A, A_in, "A")
+    _expect_unchanged(B, B_in, "B")
+    got = expect_array(got, shape=(7, 5), name=name)
     expect_close(got, _distances(A, B), name=name,
                  hint="Does your function work for any N, M and number of features D?")
     return "Broadcasting lined up all 7 x 5 pairs without a loop."
@@ -262,7 +278,11 @@ def _synthetic_regression(n: int = 40, d: int = 3, seed: int = 4):
 def _theta_answer(fit_linear_regression, X, y, lr, steps):
     d = X.shape[1]
     name = f"fit_linear_regression(X, y, lr={lr:g}, steps={steps}) for X of shape {X.shape}"
-    got = expect_array(call(fit_linear_regression, X.copy(), y.copy(), lr, steps), name=name)
+    X_in, y_in = X.copy(), y.copy()
+    got = call(fit_linear_regression, X_in, y_in, lr, steps)
+    _expect_unchanged(X, X_in, "X")
+    _expect_unchanged(y, y_in, "y")
+    got = expect_array(got, name=name)
     if got.shape in ((d, 1), (1, d)):
         got = got.reshape(d)                              # a consistent column (or row) is fine
     expect(got.shape != (d, len(y)) and got.shape != (len(y), d),

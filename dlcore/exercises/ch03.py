@@ -59,6 +59,14 @@ def _bce(z, y):
         return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
 
 
+def _expect_unchanged(before: np.ndarray, after: np.ndarray, arg: str) -> None:
+    """Fail if the learner's function edited the array ``arg`` it was given (``after``) in place."""
+    expect(np.array_equal(before, after, equal_nan=True),
+           f"your function changed the array {arg} that was passed in.",
+           f"Compute new arrays instead of editing {arg} in place ({arg} -= ..., {arg}[...] = ...): "
+           f"the caller's {arg} would change too. Copy it first ({arg} = {arg}.copy()) if you need to.")
+
+
 def _scalar(value, name: str) -> float:
     arr = expect_array(value, name=name, finite=False)
     expect(arr.size == 1, f"{name} should be one number (the mean loss), but it has shape {arr.shape}.",
@@ -76,7 +84,11 @@ def ex1(signed_distance):
     X = np.array([[0.0, 0.0], [3.0, 4.0], [1.0, 0.5], [-1.0, 2.0]])
     expected = _signed_distance(w, b, X)                    # [-1, 4, 0, 0]
     name = "signed_distance(w=[3, 4], b=-5, X) for 4 points"
-    got = expect_array(call(signed_distance, w.copy(), b, X.copy()), name=name)
+    w_in, X_in = w.copy(), X.copy()
+    got = call(signed_distance, w_in, b, X_in)
+    _expect_unchanged(w, w_in, "w")
+    _expect_unchanged(X, X_in, "X")
+    got = expect_array(got, name=name)
     expect(got.shape != (4, 1), f"{name} has shape (4, 1), expected (4,).",
            "X @ w already has shape (N,); do not reshape it into a column.")
     got = expect_array(got, shape=(4,), name=name)
@@ -93,7 +105,11 @@ def ex1(signed_distance):
     rng = np.random.default_rng(3)
     w, b, X = rng.standard_normal(5), 0.7, rng.standard_normal((6, 5))
     name = "signed_distance(w, b, X) for X of shape (6, 5)"
-    got = expect_array(call(signed_distance, w.copy(), b, X.copy()), shape=(6,), name=name)
+    w_in, X_in = w.copy(), X.copy()
+    got = call(signed_distance, w_in, b, X_in)
+    _expect_unchanged(w, w_in, "w")
+    _expect_unchanged(X, X_in, "X")
+    got = expect_array(got, shape=(6,), name=name)
     expect_close(got, _signed_distance(w, b, X), name=name,
                  hint="Does your function work for any number of features D?")
     return "Scaling w and b together changes the scores, but not these distances."
@@ -107,12 +123,16 @@ def _epoch_answer(perceptron_epoch, w, b, X, y, lr, name):
     w_in, X_in, y_in = w.copy(), X.copy(), y.copy()
     result = call(perceptron_epoch, w_in, b, X_in, y_in, lr)
     expect(result is not None, f"{name} returned None.", "Did you forget `return w, b, mistakes`?")
+    if isinstance(result, np.ndarray) and result.ndim == 1 and len(result) == 3:
+        result = tuple(result)                    # e.g. np.array([w, b, m], dtype=object)
     expect(isinstance(result, (tuple, list)) and len(result) == 3,
            f"{name} should return three things (w, b, mistakes), got {type(result).__name__}"
            + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else "") + ".",
            "End with `return w, b, mistakes`.")
     expect(np.array_equal(w_in, w), "your function changed the array w that was passed in.",
            "Build new arrays (w = w + ...) instead of updating in place (w += ...), or copy w first.")
+    _expect_unchanged(X, X_in, "X")
+    _expect_unchanged(y, y_in, "y")
     new_w = expect_array(result[0], shape=w.shape, name=f"the w returned by {name}")
     new_b = expect_array(result[1], name=f"the b returned by {name}")
     expect(new_b.size == 1, f"the b returned by {name} should be one number, got shape {new_b.shape}.")
