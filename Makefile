@@ -57,7 +57,7 @@ unit: venv
 # (with widget state) to $(EXECUTED) and fails any notebook slower than 120 s.
 notebooks: venv
 	rm -rf $(EXECUTED)
-	$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-cell-timeout=600 \
+	DLCORE_NONINTERACTIVE=1 $(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-cell-timeout=600 \
 	    -o testpaths= -q $(NOTEBOOKS)
 
 # Part II once more at full size (DLCORE_SIZE=full) with every loop capped at 3 batches

@@ -340,7 +340,7 @@ def call(fn, *args, timeout: float | None = None, **kwargs):
 
     Args:
         fn: the student's function (or class).
-        *args, **kwargs: passed on to ``fn``.
+        args, kwargs: passed on to ``fn`` (``call(fn, x, y, lr=0.1)``).
         timeout: seconds this call may take; default: the checker's, else ``DLCORE_CHECK_TIMEOUT``,
             else :data:`DEFAULT_TIMEOUT`.
 

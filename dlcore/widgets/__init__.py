@@ -15,6 +15,7 @@ explorer                         chapter  idea
 ``playground_explorer``          05       a small neural-network playground
 ``optimizer_race``               06       SGD, momentum and Adam side by side
 ``capacity_explorer``            07       capacity, regularisation and data size
+``number_format_explorer``       08       a value in float32, float16 and bfloat16
 ===============================  =======  =============================================
 
 Each explorer's module is imported on first use, so ``import dlcore.widgets`` stays cheap.
@@ -38,6 +39,7 @@ _EXPLORERS = {
     "playground_explorer": "ch05",
     "optimizer_race": "ch06",
     "capacity_explorer": "ch07",
+    "number_format_explorer": "ch08",
 }
 
 __all__ = list(_EXPLORERS)
