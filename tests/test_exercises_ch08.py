@@ -394,3 +394,266 @@ def test_checkers_leave_torch_global_rng_alone(capsys):
     for name in ("ex1", "ex3"):          # ex2's answer draws initial weights: that is the learner's
         _run(capsys, name, REFERENCE[name])
     assert torch.equal(torch.rand(3), expected)
+
+
+# ---- review battery: subtler wrong answers and other correct ones -------------------------------
+
+
+def _zero_grad_after_step(model, xb, yb, loss_fn, optimizer):
+    """Right inside a loop that starts from clean gradients, wrong for one step given stale ones."""
+    loss = loss_fn(model(xb), yb)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return loss.item()
+
+
+def _forward_under_no_grad(model, xb, yb, loss_fn, optimizer):
+    optimizer.zero_grad()
+    with torch.no_grad():
+        loss = loss_fn(model(xb), yb)
+    try:
+        loss.backward()
+    except RuntimeError:
+        pass
+    optimizer.step()
+    return loss.item()
+
+
+def _detached_loss(model, xb, yb, loss_fn, optimizer):
+    optimizer.zero_grad()
+    loss = loss_fn(model(xb), yb).detach().requires_grad_()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _to_float64(model, xb, yb, loss_fn, optimizer):
+    model.double()
+    return train_step(model, xb.double(), yb if yb.dtype == torch.long else yb.double(), loss_fn, optimizer)
+
+
+def _to_float32(model, xb, yb, loss_fn, optimizer):
+    model.float()
+    return train_step(model, xb.float(), yb if yb.dtype == torch.long else yb.float(), loss_fn, optimizer)
+
+
+def _eval_mode(model, xb, yb, loss_fn, optimizer):
+    model.eval()
+    return train_step(model, xb, yb, loss_fn, optimizer)
+
+
+def _eval_forward_then_train(model, xb, yb, loss_fn, optimizer):
+    optimizer.zero_grad()
+    model.eval()
+    loss = loss_fn(model(xb), yb)
+    model.train()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _python_int(model, xb, yb, loss_fn, optimizer):
+    return int(train_step(model, xb, yb, loss_fn, optimizer))
+
+
+def _clipped(model, xb, yb, loss_fn, optimizer):
+    optimizer.zero_grad()
+    loss = loss_fn(model(xb), yb)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+    optimizer.step()
+    return loss.item()
+
+
+def _doubled_loss(model, xb, yb, loss_fn, optimizer):
+    optimizer.zero_grad()
+    loss = loss_fn(model(xb), yb)
+    (2 * loss).backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _manual_sgd(model, xb, yb, loss_fn, optimizer):
+    model.zero_grad()
+    loss = loss_fn(model(xb), yb)
+    loss.backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= optimizer.param_groups[0]["lr"] * p.grad
+    return loss.item()
+
+
+def test_ex1_review_battery_wrong(capsys):
+    cases = [
+        (_zero_grad_after_step, "left over from an earlier backward"),
+        (_forward_under_no_grad, "did not change the parameters"),
+        (_detached_loss, "did not change the parameters"),
+        (_to_float64, "changed the model's parameters from float32 to float64"),
+        (_to_float32, "changed the model's parameters from float64 to float32"),
+        (_eval_mode, "left the model in evaluation mode"),
+        (_eval_forward_then_train, "forward pass in evaluation mode"),
+        (_python_int, "expected the batch loss"),
+        (_clipped, "not as one step of the given optimizer"),
+        (_doubled_loss, "used twice the gradient"),
+        (_manual_sgd, "not as one step of the given optimizer"),
+    ]
+    for answer, words in cases:
+        passed, out = _run(capsys, "ex1", answer)
+        assert passed is False, (answer.__name__, out)
+        assert words in out, (answer.__name__, out)
+        assert "could not be checked" not in out, (answer.__name__, out)
+
+
+def test_ex1_review_battery_correct(capsys):
+    def set_to_none(model, xb, yb, loss_fn, optimizer):
+        for p in model.parameters():
+            p.grad = None
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        return loss.detach().item()
+
+    def item_before_backward(model, xb, yb, loss_fn, optimizer):
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        value = loss.item()
+        loss.backward()
+        optimizer.step()
+        return value
+
+    def autograd_grad(model, xb, yb, loss_fn, optimizer):
+        params = list(model.parameters())
+        loss = loss_fn(model(xb), yb)
+        for p, g in zip(params, torch.autograd.grad(loss, params)):
+            p.grad = g
+        optimizer.step()
+        return float(loss.detach())
+
+    def train_mode_first(model, xb, yb, loss_fn, optimizer):
+        model.train()
+        return train_step(model, xb, yb, loss_fn, optimizer)
+
+    for answer in (set_to_none, item_before_backward, autograd_grad, train_mode_first):
+        passed, out = _run(capsys, "ex1", answer)
+        assert passed, (answer.__name__, out)
+
+
+def _port_with(dl_net, how):
+    layers = []
+    for layer in dl_net:
+        if not isinstance(layer, dnn.Linear):
+            layers.append(ACTIVATIONS[type(layer)]())
+            continue
+        dtype = torch.from_numpy(layer.weight.data).dtype
+        linear = nn.Linear(layer.in_features, layer.out_features, bias=layer.bias is not None, dtype=dtype)
+        if how == "data":
+            linear.weight.data = torch.from_numpy(layer.weight.data)
+            if layer.bias is not None:
+                linear.bias.data = torch.from_numpy(layer.bias.data)
+        else:
+            if how in ("float16", "bfloat16"):
+                linear = linear.to(getattr(torch, how))
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(layer.weight.data))
+            if layer.bias is not None and how == "shared_bias":
+                linear.bias = nn.Parameter(torch.from_numpy(layer.bias.data))
+            elif layer.bias is not None:
+                with torch.no_grad():
+                    linear.bias.copy_(torch.from_numpy(layer.bias.data))
+        layers.append(linear)
+    if how == "detached_output":
+        seq = nn.Sequential(*layers)
+
+        class Detached(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.seq = seq
+
+            def forward(self, x):
+                return self.seq(x).detach()
+
+        return Detached()
+    if how == "extra_softmax":
+        layers.append(nn.Softmax(dim=-1))
+    if how == "modulelist":
+        class Stack(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layers = nn.ModuleList(layers)
+
+            def forward(self, x):
+                for m in self.layers:
+                    x = m(x)
+                return x
+
+        return Stack()
+    return nn.Sequential(*layers)
+
+
+def test_ex2_review_battery(capsys):
+    wrong = [
+        ("data", "shares memory with the dlcore weight"),
+        ("shared_bias", "shares memory with the dlcore bias"),
+        ("float16", "stores its weight in float16"),
+        ("bfloat16", "stores its weight in bfloat16"),
+        ("detached_output", "does not depend on any trainable parameter"),
+        ("extra_softmax", "outputs differ"),
+    ]
+    for how, words in wrong:
+        passed, out = _run(capsys, "ex2", lambda net, how=how: _port_with(net, how))
+        assert passed is False, (how, out)
+        assert words in out, (how, out)
+        assert "could not be checked" not in out, (how, out)
+    for how in ("plain", "modulelist"):
+        passed, out = _run(capsys, "ex2", lambda net, how=how: _port_with(net, how))
+        assert passed, (how, out)
+
+
+def _assign_true(path, model, optimizer):
+    checkpoint = torch.load(path, weights_only=True)
+    model.load_state_dict(checkpoint["model"], assign=True)     # new Parameter objects
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    return int(checkpoint["epoch"])
+
+
+def _epoch_not_loaded(path, model, optimizer):
+    checkpoint = torch.load(path, weights_only=True)
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    return 0
+
+
+def _renamed_keys_not_strict(path, model, optimizer):
+    checkpoint = torch.load(path, weights_only=True)
+    model.load_state_dict({"net." + k: v for k, v in checkpoint["model"].items()}, strict=False)
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    return int(checkpoint["epoch"])
+
+
+def test_ex3_review_battery(capsys):
+    wrong = [
+        (_assign_true, "not the ones the optimizer holds"),
+        (_epoch_not_loaded, "expected the stored epoch 3"),
+        (_renamed_keys_not_strict, "weights are not those of the checkpoint"),
+    ]
+    for answer, words in wrong:
+        passed, out = _run(capsys, "ex3", answer)
+        assert passed is False, (answer.__name__, out)
+        assert words in out, (answer.__name__, out)
+
+    def not_strict(path, model, optimizer):
+        checkpoint = torch.load(path, weights_only=True)
+        model.load_state_dict(checkpoint["model"], strict=False)
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        return np.int64(checkpoint["epoch"])
+
+    def memory_mapped(path, model, optimizer):
+        checkpoint = torch.load(path, weights_only=True, mmap=True)
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        return int(checkpoint["epoch"])
+
+    for answer in (not_strict, memory_mapped):
+        passed, out = _run(capsys, "ex3", answer)
+        assert passed, (answer.__name__, out)

@@ -47,9 +47,10 @@ def _params(model) -> list[torch.Tensor]:
 
 
 def _same(a: list[torch.Tensor], b: list[torch.Tensor], dtype) -> bool:
+    """Same shapes, dtypes and (to the tolerance of ``dtype``) values; never raises."""
     rtol, atol = (1e-9, 1e-12) if dtype == torch.float64 else (1e-5, 1e-6)
-    return len(a) == len(b) and all(x.shape == y.shape and torch.allclose(x, y, rtol=rtol, atol=atol)
-                                    for x, y in zip(a, b))
+    return len(a) == len(b) and all(x.shape == y.shape and x.dtype == y.dtype
+                                    and torch.allclose(x, y, rtol=rtol, atol=atol) for x, y in zip(a, b))
 
 
 def _attempt(fn, *args):
@@ -71,9 +72,14 @@ def _reraise(err: BaseException):
 
 
 def _mlp(sizes, activation=nn.ReLU):
+    """Linear layers with ``activation`` between them; ``activation="bn-relu"`` puts a
+    BatchNorm1d before each ReLU, so that a step run in eval() mode gives other numbers."""
     layers = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(n_in, n_out), activation()]
+        if activation == "bn-relu":
+            layers += [nn.Linear(n_in, n_out), nn.Sequential(nn.BatchNorm1d(n_out), nn.ReLU())]
+        else:
+            layers += [nn.Linear(n_in, n_out), activation()]
     return nn.Sequential(*layers[:-1])
 
 
@@ -87,6 +93,8 @@ _STEP_CASES = [
      torch.float32, "mse", lambda ps: torch.optim.Adam(ps, lr=0.01), 5, 3),
     ("a 7-9-4 float64 MLP with CrossEntropyLoss and Adam(lr=0.002, betas=(0.8, 0.95))", [7, 9, 4],
      nn.ReLU, torch.float64, "ce", lambda ps: torch.optim.Adam(ps, lr=0.002, betas=(0.8, 0.95)), 12, 4),
+    ("a 6-10-3 MLP with BatchNorm1d, CrossEntropyLoss and SGD(lr=0.2)", [6, 10, 3], "bn-relu",
+     torch.float32, "ce", lambda ps: torch.optim.SGD(ps, lr=0.2), 10, 5),
 ]
 
 
@@ -116,10 +124,13 @@ def _step_batch(case, step):
     return xb, yb
 
 
-def _reference_step(model, xb, yb, loss_fn, optimizer, *, zero=True, backward_twice=False) -> float:
+def _reference_step(model, xb, yb, loss_fn, optimizer, *, zero=True, backward_twice=False,
+                    eval_forward=False) -> float:
     if zero:
         optimizer.zero_grad()
+    model.train(not eval_forward)
     loss = loss_fn(model(xb), yb)
+    model.train()
     loss.backward(retain_graph=backward_twice)
     if backward_twice:
         loss.backward()
@@ -188,6 +199,16 @@ def ex1(train_step):
             name = f"train_step on {what} (step {step + 1}, batch of {n})"
             expected = _reference_step(ref_model, xb.clone(), yb.clone(), ref_loss_fn, ref_opt)
             value = call(train_step, model, xb.clone(), yb.clone(), loss_fn, optimizer)
+            dtypes = sorted({str(p.dtype).replace("torch.", "") for p in model.parameters()})
+            expect(dtypes == [str(dtype).replace("torch.", "")],
+                   f"{name} changed the model's parameters from {str(dtype).replace('torch.', '')} to "
+                   f"{', '.join(dtypes)}.",
+                   "Use the model as it is given: no model.float(), .double() or .half() inside a training "
+                   "step (it would also leave the optimizer updating the old tensors' dtype).")
+            expect(all(m.training for m in model.modules()),
+                   f"{name} left the model in evaluation mode (model.eval()).",
+                   "A training step runs in training mode, where dropout drops and batch norm uses the "
+                   "batch's statistics; do not call model.eval() in train_step.")
             got = _params(model)
             want = _params(ref_model)
             if not _same(got, want, dtype):
@@ -203,12 +224,17 @@ def ex1(train_step):
                 expect(not _same(got, _variant_params(case, step + 1, backward_twice=True), dtype),
                        f"{name} used twice the gradient: backward() ran twice on the same loss.",
                        "Call loss.backward() once per step (without retain_graph); gradients add up.")
+                expect(not _same(got, _variant_params(case, step + 1, eval_forward=True), dtype),
+                       f"{name} ran the forward pass in evaluation mode: batch norm used its running "
+                       "statistics instead of the batch's.",
+                       "Leave the model in training mode for the training step; eval() is for evaluation.")
                 expect(False, f"{name} changed the parameters, but not as one step of the given optimizer "
                        "on this batch would.",
                        "Use the optimizer, loss_fn and data you are given (no optimizer or learning rate of "
                        "your own), in the order zero_grad(), forward and loss, backward(), step().")
             _check_loss_value(value, expected, name, case, step, ref_model, n)
-    return "Four models and optimizers, two steps each, match zero_grad -> forward -> backward -> step."
+    return ("Five models and optimizers (one with batch norm), two steps each, match "
+            "zero_grad -> forward -> backward -> step.")
 
 
 # ---- exercise 2: port a dlcore network to torch.nn ---------------------------------------------
@@ -300,6 +326,14 @@ def ex2(to_torch):
                    f"{where} shares memory with the dlcore weight: training one network would change the other.",
                    "Copy the values: weight.copy_(torch.from_numpy(w)) or torch.tensor(w), not torch.from_numpy(w) "
                    "as the parameter itself.")
+            expect(d_layer.bias is None or t_layer.bias is None
+                   or _pointer(d_layer.bias.data) != t_layer.bias.data_ptr(),
+                   f"{where} shares memory with the dlcore bias: training one network would change the other.",
+                   "Copy the bias too: bias.copy_(torch.from_numpy(b)), not nn.Parameter(torch.from_numpy(b)).")
+            expect(t_layer.weight.dtype in (torch.float32, torch.float64),
+                   f"{where} stores its weight in {str(t_layer.weight.dtype).replace('torch.', '')}, which "
+                   "rounds dlcore's values away.",
+                   "Build the torch network in float32 (the default) or float64 (dtype=torch.float64).")
             w = torch.from_numpy(d_layer.weight.data).to(torch.float64)
             expect(torch.allclose(t_layer.weight.detach().double(), w, rtol=1e-6, atol=1e-7),
                    f"{where} has a weight of the right shape but not dlcore's values.",
@@ -321,6 +355,10 @@ def ex2(to_torch):
         expect(np.allclose(out.detach().double().numpy(), ref, rtol=1e-5, atol=1e-6),
                f"the network from {name} has dlcore's weights, but its outputs differ from dlcore's.",
                "Check the activations: the same kind (ReLU, Tanh, Sigmoid) at the same places.")
+        expect(out.requires_grad,
+               f"the output of the network from {name} does not depend on any trainable parameter: "
+               "autograd cannot train it.",
+               "Do not detach the output or run the forward pass under torch.no_grad() inside the module.")
         model.zero_grad()
         out.sum().backward()
         dl_net.zero_grad()
@@ -425,6 +463,13 @@ def ex3(restore):
             expect(_same(_params(model), _params(trained), dtype),
                    f"after {name}, the model's weights are not those of the checkpoint.",
                    "model.load_state_dict(checkpoint['model']) loads them into the model you were given.")
+            held = [p for group in optimizer.param_groups for p in group["params"]]
+            expect(len(held) == len(list(model.parameters()))
+                   and all(a is b for a, b in zip(held, model.parameters())),
+                   f"after {name}, the model's parameters are new tensors, not the ones the optimizer "
+                   "holds: every optimizer step would update the old ones, and the model would never change.",
+                   "Load the values into the existing parameters: model.load_state_dict(checkpoint['model']), "
+                   "without assign=True.")
             _restore_step(model, optimizer, case, 3)
             _restore_step(trained, opt, case, 3)
             expect(_same(_params(model), _params(trained), dtype),
