@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from checker_helpers import SHARED_BAD, run_checker
@@ -309,3 +311,77 @@ def test_every_checker_is_registered():
     from dlcore.exercises import checkers_of
 
     assert checkers_of("ch04") == ["ex1", "ex2", "ex3", "ex4"]
+
+
+# ---- reviewer's additions: silencing that bypasses simplefilter, and what must still pass -------
+
+def _naive_catch_warnings_action(z):
+    import warnings
+
+    with warnings.catch_warnings(action="ignore"):        # Python 3.11: simplefilter called inside
+        return 1 / (1 + np.exp(-z))
+
+
+def _naive_filters_edited(z):
+    import warnings
+
+    saved = warnings.filters[:]
+    warnings.filters.insert(0, ("ignore", None, RuntimeWarning, None, 0))
+    try:
+        return 1 / (1 + np.exp(-z))
+    finally:
+        warnings.filters[:] = saved
+
+
+def _clipped_at_500(z):                                    # still overflows in float32
+    return 1 / (1 + np.exp(-np.clip(z, -500, 500)))
+
+
+def _clipped_at_30(z):                                     # no overflow, but wrong values beyond 30
+    return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
+
+
+@pytest.mark.parametrize("answer, words", [
+    (_naive_catch_warnings_action, "catch_warnings(action='ignore')"),
+    (_naive_filters_edited, "overflow encountered"),
+    (_clipped_at_500, "overflow encountered"),
+    (_clipped_at_30, "wrong values"),
+    (lambda z: stable_sigmoid(z).astype(np.float16), "float16"),
+])
+def test_ex1_rejects_other_ways_round_the_overflow(capsys, answer, words):
+    passed, out = _run(capsys, "ex1", answer)
+    assert passed is False and words in out, out
+
+
+def _math_loop(z):
+    z = np.asarray(z)
+    out = np.empty(z.shape, dtype=z.dtype)
+    for i, v in np.ndenumerate(z):
+        out[i] = 1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v))
+    return out
+
+
+def _scipy_expit(z):
+    from scipy.special import expit
+
+    return expit(z)
+
+
+@pytest.mark.parametrize("answer", [_math_loop, _scipy_expit])
+def test_ex1_accepts_other_stable_forms(capsys, answer):
+    passed, out = _run(capsys, "ex1", answer)
+    assert passed, out
+
+
+def test_ex2_rejects_a_global_or_row_minimum_shift(capsys):
+    def global_max(z):
+        e = np.exp(z - z.max())
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def row_min(z):
+        e = np.exp(z - z.min(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    for answer in (global_max, row_min):
+        passed, out = _run(capsys, "ex2", answer)
+        assert passed is False and "encountered" in out, out

@@ -381,3 +381,83 @@ def test_every_checker_is_registered():
     from dlcore.exercises import checkers_of
 
     assert checkers_of("ch05") == ["ex1", "ex2", "ex3", "ex4"]
+
+
+# ---- reviewer's additions: ties, the exercise text's operations, overflowing logits ----------
+
+def test_ex2_a_tie_needs_shares_that_add_up_to_the_upstream_gradient(capsys):
+    def both_on_ties(a, b, out):                              # each input gets all of it at a tie
+        if a.data >= b.data:
+            a.grad += out.grad
+        if b.data >= a.data:
+            b.grad += out.grad
+
+    def nobody_on_ties(a, b, out):                            # strict comparisons, no else branch
+        if a.data > b.data:
+            a.grad += out.grad
+        elif b.data > a.data:
+            b.grad += out.grad
+
+    def negative_share(a, b, out):                            # 1.5 and -0.5 also add up to 1
+        if a.data == b.data:
+            a.grad += 1.5 * out.grad
+            b.grad -= 0.5 * out.grad
+        elif a.data > b.data:
+            a.grad += out.grad
+        else:
+            b.grad += out.grad
+
+    for rule, words in ((both_on_ties, "both inputs received the whole gradient"),
+                        (nobody_on_ties, "sends the gradient nowhere"),
+                        (negative_share, "non-negative shares")):
+        passed, out = _run(capsys, "ex2", _max_node(rule))
+        assert passed is False and words in out, (words, out)
+
+    def to_b_on_ties(a, b, out):                              # either input may take it at a tie
+        if a.data > b.data:
+            a.grad += out.grad
+        else:
+            b.grad += out.grad
+
+    for answer in (_max_node(to_b_on_ties), check._rewrite_maximum_split, maximum):
+        passed, out = _run(capsys, "ex2", answer)
+        assert passed, out
+
+
+def test_ex1_follows_the_text_only_minus_exp_plus_and_divide(capsys):
+    for answer, words in ((lambda v: 0.5 * (1 + (v / 2).tanh()), ".tanh()"),
+                          (lambda v: (-(1 + (-v).exp()).log()).exp(), ".log()"),
+                          (lambda v: 1 / (1 + (-v).exp()) + 0 * v.relu(), ".relu()")):
+        passed, out = _run(capsys, "ex1", answer)
+        assert passed is False and words in out and "does not allow" in out, (words, out)
+    for answer in (lambda v: v.exp() / (1 + v.exp()), lambda v: (1 - (-1) * (-v).exp()) ** -1,
+                   lambda v: 1 / (1 + math.e ** (-v))):
+        passed, out = _run(capsys, "ex1", answer)
+        assert passed, out
+
+
+def test_ex4_rejects_a_softmax_that_overflows_on_large_logits(capsys):
+    def stable_loss_unstable_gradient(x, W, b, y):           # exp(z) without the max shift
+        loss = softmax_cross_entropy_backward(x, W, b, y)[0]
+        e = np.exp(x @ W.T + b)
+        dz = e / e.sum(axis=1, keepdims=True)
+        dz[np.arange(len(y)), y] -= 1
+        dz /= len(y)
+        return loss, dz @ W, dz.T @ x, dz.sum(axis=0)
+
+    def db_over_axis_1(x, W, b, y):
+        loss, dx, dW, _ = softmax_cross_entropy_backward(x, W, b, y)
+        z = x @ W.T + b
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        p[np.arange(len(y)), y] -= 1
+        return loss, dx, dW, (p / len(y)).sum(axis=1)
+
+    def dW_transposed(x, W, b, y):
+        loss, dx, dW, db = softmax_cross_entropy_backward(x, W, b, y)
+        return loss, dx, dW.T.copy(), db
+
+    for answer, words in ((stable_loss_unstable_gradient, "np.exp overflows there"),
+                          (db_over_axis_1, "db from"), (dW_transposed, "dW from")):
+        passed, out = _run(capsys, "ex4", answer)
+        assert passed is False and words in out, (words, out)

@@ -85,6 +85,10 @@ def _silencer(frame, event) -> str | None:
     if code.co_filename == _WARNINGS_FILE and code.co_name in ("simplefilter", "filterwarnings"):
         if frame.f_locals.get("action") == "ignore":
             return f"warnings.{code.co_name}('ignore')"
+    if code.co_filename == _WARNINGS_FILE and code.co_name == "__enter__":
+        settings = getattr(frame.f_locals.get("self"), "_filter", None)
+        if settings and settings[0] == "ignore":
+            return "warnings.catch_warnings(action='ignore')"
     return None
 
 
@@ -104,9 +108,16 @@ def _call_watched(fn, *args):
         if found and found not in report["silencers"]:
             report["silencers"].append(found)
 
+    errors: list[str] = []
+
+    def on_error(kind, flag):                         # NumPy calls this directly, bypassing the
+        message = f"{kind} encountered in a NumPy operation"  # warnings module, so no filter
+        if message not in errors:                     # (catch_warnings(action="ignore"), edited
+            errors.append(message)                    # warnings.filters) can hide an overflow
+
     def watched():
         with (warnings.catch_warnings(record=True) as caught,
-              np.errstate(over="warn", invalid="warn", divide="warn", under="ignore")):
+              np.errstate(over="call", invalid="call", divide="call", under="ignore", call=on_error)):
             warnings.simplefilter("always")
             previous = sys.getprofile()
             sys.setprofile(profile)
@@ -114,8 +125,8 @@ def _call_watched(fn, *args):
                 return fn(*args)
             finally:
                 sys.setprofile(previous)
-                report["warnings"] = [str(w.message) for w in caught
-                                      if issubclass(w.category, RuntimeWarning)]
+                report["warnings"] = errors + [str(w.message) for w in caught
+                                               if issubclass(w.category, RuntimeWarning)]
 
     result = call(watched)
     return result, report["warnings"], report["silencers"]

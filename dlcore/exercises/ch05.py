@@ -27,8 +27,11 @@ import numpy as np
 from ..autograd import Value
 from ._core import CheckFailure, call, checker, expect, expect_array, expect_close
 
-#: The operations of the Value engine other than sigmoid (the names its nodes carry in ``_op``).
-_BUILT_IN_OPS = {"", "+", "*", "exp", "log", "tanh", "relu"}
+#: The node operations the exercise allows (the names nodes carry in ``_op``): ``-`` and ``/``
+#: are built from ``*``, ``+`` and ``**-1`` inside the engine; ``tanh``, ``log`` and ``relu`` are
+#: Value operations that the exercise text does not allow.
+_ALLOWED_OPS = {"", "+", "*", "exp"}
+_OTHER_ENGINE_OPS = {"tanh", "log", "relu"}
 
 
 def _quiet(fn):
@@ -90,7 +93,12 @@ def ex1(value_sigmoid):
         expect("sigmoid" not in ops,
                f"the graph of {name} contains a sigmoid node: it uses the built-in .sigmoid().",
                "The point is to build it from exp, + and /: 1 / (1 + (-v).exp()).")
-        odd = sorted(op for op in ops if op not in _BUILT_IN_OPS and not op.startswith("**"))
+        banned = sorted(ops & _OTHER_ENGINE_OPS)
+        expect(not banned, f"the graph of {name} uses .{banned[0] if banned else ''}(), which the exercise "
+               "does not allow.",
+               "Build it from -, .exp(), + and / only: 1 / (1 + (-v).exp()). (The identity "
+               "0.5 * (1 + tanh(v / 2)) is right, but it is not this exercise.)")
+        odd = sorted(op for op in ops if op not in _ALLOWED_OPS | _OTHER_ENGINE_OPS and not op.startswith("**"))
         expect(not odd, f"the graph of {name} contains nodes made outside the engine's operations "
                f"({', '.join(repr(op) for op in odd)}).",
                "Use only the operations Value already has (-, exp(), +, /); the engine then "
@@ -168,6 +176,25 @@ def ex2(maximum):
     expect_close([a.grad, b.grad, c.grad], [0.0, 0.0, math.exp(0.5)], rtol=1e-12, atol=1e-12,
                  name=f"(da, db, dc) for {name}",
                  hint="Inside a larger graph, the winner passes the gradient on to its own inputs.")
+    # a tie: the gradient may go to either input or be split, but the shares add up to out.grad
+    a, b = Value(1.25, label="a"), Value(1.25, label="b")
+    name = "y = 2 * maximum(a, b) at a tie, a = b = 1.25"
+    out = _new_node(maximum, a, b, name)
+    expect_close(out.data, 1.25, rtol=0, atol=0, name=f"{name}: the forward value",
+                 hint="At a tie the larger value is either one: 1.25.")
+    y = 2 * out
+    call(y.backward)
+    total = a.grad + b.grad
+    expect(not math.isclose(total, 4.0, rel_tol=1e-9),
+           f"at a tie ({name}) both inputs received the whole gradient: da + db = {total:g}, "
+           "twice dy/d max = 2.",
+           "At a tie send out.grad to one input only (if a.data >= b.data: ... else: ...), or "
+           "split it in two halves; the shares must add up to out.grad.")
+    expect(math.isclose(total, 2.0, rel_tol=1e-9) and min(a.grad, b.grad) >= 0,
+           f"at a tie ({name}) the gradients are da = {a.grad:g} and db = {b.grad:g}; they should "
+           "be two non-negative shares that add up to dy/d max = 2.",
+           "With if a.data > b.data / elif a.data < b.data and no else branch, a tie sends the "
+           "gradient nowhere: use >= (or split it in two halves).")
     return "Value now has a max gate: it routes the gradient to whichever input was larger."
 
 
@@ -254,18 +281,20 @@ _CE_HINT = ("With p = softmax(z) and z = x @ W.T + b, the gradient of the mean l
 def ex4(softmax_cross_entropy_backward):
     """``softmax_cross_entropy_backward(x, W, b, y)`` -> (loss, dx, dW, db)."""
     rng = np.random.default_rng(10)
-    cases = [(4, 3, 5, np.float64, 1.0), (6, 2, 3, np.float64, 1.0), (1, 4, 2, np.float64, 1.0),
-             (5, 3, 4, np.float64, 500.0), (8, 5, 3, np.float32, 1.0)]
-    for n, d, k, dtype, spread in cases:
+    cases = [(4, 3, 5, np.float64, 1.0, 0.0), (6, 2, 3, np.float64, 1.0, 0.0), (1, 4, 2, np.float64, 1.0, 0.0),
+             (5, 3, 4, np.float64, 500.0, 0.0), (8, 5, 3, np.float32, 1.0, 0.0),
+             (3, 2, 4, np.float64, 1.0, 1000.0)]
+    for n, d, k, dtype, spread, offset in cases:
         x, W = rng.standard_normal((n, d)), rng.standard_normal((k, d))
-        b = spread * (np.linspace(-1, 1, k) if spread > 1 else rng.standard_normal(k))
+        b = offset + spread * (np.linspace(-1, 1, k) if spread > 1 else rng.standard_normal(k))
         y = rng.integers(0, k, size=n)
         y[0] = 0 if spread > 1 else y[0]              # a true class 1000 below the best: p underflows
         low = dtype == np.float32
         args = [a.astype(dtype) for a in (x, W, b)] + [y]
         name = (f"softmax_cross_entropy_backward(x {x.shape}, W {W.shape}, b {b.shape}, y {y.shape})"
                 + (" in float32" if low else "") + (f" with logits spread over about ±{spread:g}"
-                                                    if spread > 1 else ""))
+                                                    if spread > 1 else "")
+                + (f" with every logit near +{offset:g} (np.exp overflows there)" if offset else ""))
         result = _tuple(call(softmax_cross_entropy_backward, *[a.copy() for a in args]), name, 4,
                         "loss, dx, dW, db")
         ref = _ce_reference(*[a.astype(np.float64) for a in args[:3]], y)
