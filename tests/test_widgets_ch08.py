@@ -132,3 +132,83 @@ def test_draw_formats_labels_its_axes():
 def test_unknown_format_raises_a_clear_error():
     with pytest.raises(ValueError, match="unknown format"):
         encode(1.0, "fp8")
+
+
+def _exact_round(value: float, e_bits: int, m_bits: int) -> float:
+    """Round a float64 once to the nearest (e_bits, m_bits) number, ties to even, in exact
+    rational arithmetic: the textbook rule, independent of torch and of float32."""
+    from fractions import Fraction
+
+    if value == 0 or not math.isfinite(value):
+        return value
+    bias = 2 ** (e_bits - 1) - 1
+    x = Fraction(abs(value))
+    k = max(math.floor(math.log2(abs(value))), 1 - bias)
+    while Fraction(2) ** k > x and k > 1 - bias:
+        k -= 1
+    while Fraction(2) ** (k + 1) <= x:
+        k += 1
+    ulp = Fraction(2) ** (k - m_bits)
+    n, r = divmod(x / ulp, 1)
+    n = int(n) + (r > Fraction(1, 2) or (r == Fraction(1, 2) and int(n) % 2 == 1))
+    y = n * ulp
+    if y > (2 - Fraction(2) ** -m_bits) * Fraction(2) ** bias:
+        return math.copysign(math.inf, value)
+    return math.copysign(float(y), value)
+
+
+#: just off a tie, where rounding first to float32 (torch's float64 -> 16-bit cast) goes wrong
+_NEAR_TIES = [1 + 2**-11 + 2**-40, 1 + 2**-8 + 2**-40, 65519.99999, 2.98023224e-08,
+              2.0**-25 + 2.0**-50, -(65520 - 1e-9), 2.0**-134 + 2.0**-160]
+
+
+@pytest.mark.parametrize("value", _NEAR_TIES)
+def test_values_just_off_a_tie_round_once(value):
+    for name, (_, e_bits, m_bits) in FORMATS.items():
+        assert encode(value, name)["stored"] == _exact_round(value, e_bits, m_bits), name
+    assert encode(65519.99999, "fp16")["flag"] == "rounded"          # not "overflow to inf"
+    assert encode(2.98023224e-08, "fp16")["flag"] == "subnormal"     # not "underflow to 0"
+
+
+def test_rounding_matches_exact_rounding_across_every_range():
+    rng = np.random.default_rng(5)
+    values = rng.uniform(1, 2, 3000) * 2.0 ** rng.integers(-160, 130, 3000)
+    for value in values * rng.choice([-1, 1], 3000):
+        for name, (_, e_bits, m_bits) in FORMATS.items():
+            assert encode(value, name)["stored"] == _exact_round(float(value), e_bits, m_bits), (name, value)
+    with np.errstate(over="ignore"):                     # numpy rounds float64 -> float16 once
+        for value in rng.uniform(-2, 2, 3000) * 2.0 ** rng.integers(-30, 17, 3000):
+            assert encode(value, "fp16")["stored"] == float(np.float16(value))
+
+
+@pytest.mark.parametrize("mantissa, power, flags", [
+    (9.999, POWER_RANGE[1], ("overflow to inf",) * 3),
+    (-9.999, POWER_RANGE[1], ("overflow to inf",) * 3),
+    (0.001, POWER_RANGE[0], ("underflow to 0",) * 3),
+    (-9.999, POWER_RANGE[0], ("subnormal", "underflow to 0", "underflow to 0")),
+    (0.0, 0, ("exact",) * 3),
+    (3.402, 38, ("rounded", "overflow to inf", "overflow to inf")),     # beyond bf16, not fp32
+    (3.39, 38, ("rounded", "overflow to inf", "rounded")),
+    (6.5504, 4, ("exact", "exact", "rounded")),
+    (6.552, 4, ("exact", "overflow to inf", "rounded")),           # 65,520 exactly: a tie
+    (6.11, -5, ("rounded", "rounded", "rounded")),                     # just above 2**-14
+    (6.1, -5, ("rounded", "subnormal", "rounded")),                    # just below it
+    (9.999, -41, ("subnormal", "underflow to 0", "subnormal")),
+])
+def test_controls_at_their_extremes_and_at_format_boundaries(mantissa, power, flags):
+    explorer = number_format_explorer()
+    explorer.controls["mantissa"].value = mantissa
+    explorer.controls["power"].value = power
+    got = tuple(explorer.state["formats"][name]["flag"] for name in ("fp32", "fp16", "bf16"))
+    assert got == flags
+    assert explorer.image.value[:4] == b"\x89PNG"
+    for name, enc in explorer.state["formats"].items():
+        assert enc["sign"] == ("1" if explorer.state["value"] < 0 or math.copysign(1, enc["stored"]) < 0
+                               else "0"), name
+
+
+def test_the_value_is_the_decimal_the_reader_chose():
+    assert explore(6.552, 4)["value"] == 65520.0               # 6.552 * 10.0**4 is 65519.99999999999
+    assert explore(6.5519, 4)["value"] == 65519.0
+    assert explore(-1.0, -8)["value"] == -1e-08
+    assert explore(6.552, 4)["formats"]["fp16"]["flag"] == "overflow to inf"   # a tie, to even: inf

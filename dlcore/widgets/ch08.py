@@ -11,7 +11,7 @@ it trades precision for range below the smallest normal number. ``E = 2**e - 1``
 inf (``M = 0``) and NaN.
 
 The explorer takes a value ``mantissa * 10**power``, rounds it into each format with torch
-(round to nearest, ties to even), and shows the three bit fields, the stored value, the
+(round to nearest, ties to even; once, see :func:`_round`), and shows the three bit fields, the stored value, the
 rounding error, and a flag for what the reader must notice: "overflow to inf",
 "underflow to 0", "subnormal". Its controls and results are attributes, which is how
 ``tests/test_widgets_ch08.py`` drives it without a browser::
@@ -45,6 +45,28 @@ _INT_VIEW = {16: torch.int16, 32: torch.int32}
 POWER_RANGE = (-46, 39)
 
 
+def _round(value: float, dtype) -> torch.Tensor:
+    """``value`` rounded once to the nearest number of ``dtype`` (ties to even), as a 0-d tensor.
+
+    torch's float64 -> float16 / bfloat16 cast goes through float32 and so rounds twice: a
+    value just below a tie, such as 65,519.99999 or 1 + 2**-11 + 2**-40, can land on the
+    wrong side (65,519.99999 becomes inf in float16 instead of 65,504). Rounding to float32
+    *to odd* first (truncate, then set the last bit if anything was cut off) keeps enough
+    information for torch's second, float32 -> 16-bit rounding to be the correct one.
+    """
+    if dtype == torch.float32 or not math.isfinite(value):
+        return torch.tensor(value, dtype=torch.float64).to(dtype)
+    with np.errstate(over="ignore"):                             # beyond float32: inf, then max
+        f32 = np.float32(value)
+    if math.isinf(f32) or abs(float(f32)) > abs(value):          # truncate toward zero
+        f32 = np.nextafter(f32, np.float32(0.0))
+    bits = np.array(f32, dtype=np.float32).view(np.uint32)
+    if float(f32) != value:                                       # inexact: make it odd
+        bits = bits | np.uint32(1)
+    odd = torch.from_numpy(np.array(bits, dtype=np.uint32).view(np.float32).reshape(()))
+    return odd.to(dtype)
+
+
 def encode(value: float, name: str) -> dict:
     """Round ``value`` into format ``name`` (``"fp32"``, ``"fp16"`` or ``"bf16"``).
 
@@ -61,7 +83,7 @@ def encode(value: float, name: str) -> dict:
         raise ValueError(f"unknown format {name!r}; choose one of {list(FORMATS)}")
     dtype, e_bits, m_bits = FORMATS[name]
     value = float(value)
-    stored_t = torch.tensor(value, dtype=torch.float64).to(dtype)
+    stored_t = _round(value, dtype)
     n_bits = 1 + e_bits + m_bits
     raw = int(stored_t.view(_INT_VIEW[n_bits]).item()) & ((1 << n_bits) - 1)
     bits = format(raw, f"0{n_bits}b")
@@ -119,9 +141,9 @@ def relative_error_curve(name: str, powers=None) -> tuple[np.ndarray, np.ndarray
 
 def explore(mantissa: float, power: int) -> dict:
     """Encode ``mantissa * 10**power`` in every format; the state of the explorer."""
-    value = float(mantissa) * 10.0 ** int(power) if mantissa != 0 else 0.0
-    if not math.isfinite(value):
-        value = math.copysign(math.inf, mantissa)
+    # Parse the decimal "6.552e4" rather than multiply 6.552 * 10.0**4 (= 65519.99999999999):
+    # the reader means the decimal number, and float() rounds it to float64 only once.
+    value = float(f"{float(mantissa)!r}e{int(power)}") if mantissa != 0 else 0.0
     return {"mantissa": float(mantissa), "power": int(power), "value": value,
             "formats": {name: encode(value, name) for name in FORMATS}}
 
