@@ -192,3 +192,126 @@ def test_every_checker_is_registered():
     from dlcore.exercises import checkers_of
 
     assert checkers_of("ch06") == ["ex1", "ex2"]
+
+
+# ---- review of issue 10: more wrong Adam variants, each named (or at least rejected) ----------
+
+
+def _adam_parts(p, g, m, v, t, lr, beta1, beta2, eps):
+    m2 = beta1 * m + (1 - beta1) * g
+    v2 = beta2 * v + (1 - beta2) * g**2
+    return m2, v2, m2 / (1 - beta1**t), v2 / (1 - beta2**t)
+
+
+def _adam_t_minus_1(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m2, v2, _, _ = _adam_parts(p, g, m, v, t, lr, beta1, beta2, eps)
+    with np.errstate(divide="ignore", invalid="ignore"):     # t - 1 = 0 on the first step
+        return p - lr * (m2 / (1 - beta1 ** (t - 1))) / (np.sqrt(v2 / (1 - beta2 ** (t - 1))) + eps), m2, v2
+
+
+def _adam_m_uncorrected(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m2, v2, _, v_hat = _adam_parts(p, g, m, v, t, lr, beta1, beta2, eps)
+    return p - lr * m2 / (np.sqrt(v_hat) + eps), m2, v2
+
+
+def _adam_v_uncorrected(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m2, v2, m_hat, _ = _adam_parts(p, g, m, v, t, lr, beta1, beta2, eps)
+    return p - lr * m_hat / (np.sqrt(v2) + eps), m2, v2
+
+
+def _adam_old_moments(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    p_new = p - lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+    m2, v2, _, _ = _adam_parts(p, g, m, v, t, lr, beta1, beta2, eps)
+    return p_new, m2, v2
+
+
+def _adam_swapped(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    p_new, m2, v2 = adam_step(p, g, m, v, t, lr, beta1, beta2, eps)
+    return p_new, v2, m2
+
+
+def _adam_returns_hats(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    _, _, m_hat, v_hat = _adam_parts(p, g, m, v, t, lr, beta1, beta2, eps)
+    return p - lr * m_hat / (np.sqrt(v_hat) + eps), m_hat, v_hat
+
+
+def _adam_always_t1(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return adam_step(p, g, m, v, 1, lr, beta1, beta2, eps)
+
+
+def _adam_v_of_g(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m2 = beta1 * m + (1 - beta1) * g
+    v2 = beta2 * v + (1 - beta2) * g
+    return p - lr * (m2 / (1 - beta1**t)) / (np.sqrt(np.abs(v2) / (1 - beta2**t)) + eps), m2, v2
+
+
+def _adam_only_p(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return adam_step(p, g, m, v, t, lr, beta1, beta2, eps)[0]
+
+
+def _adam_in_place_no_return(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    p[...] = adam_step(p, g, m, v, t, lr, beta1, beta2, eps)[0]
+
+
+def _adam_power_of_one_minus_beta(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    m2, v2, _, _ = _adam_parts(p, g, m, v, t, lr, beta1, beta2, eps)
+    return p - lr * (m2 / (1 - beta1) ** t) / (np.sqrt(v2 / (1 - beta2) ** t) + eps), m2, v2
+
+
+@pytest.mark.parametrize("answer, words", [
+    (_adam_t_minus_1, "NaN or inf"),
+    (_adam_m_uncorrected, "uses m without its bias correction"),
+    (_adam_v_uncorrected, "uses v without its bias correction"),
+    (_adam_old_moments, "m and v from before this step"),
+    (_adam_swapped, "are swapped"),
+    (_adam_returns_hats, "bias-corrected m_hat"),
+    (_adam_always_t1, "bias correction of step 1 whatever t is"),
+    (_adam_v_of_g, "averages g, not g**2"),
+    (_adam_only_p, "should return a tuple"),
+    (_adam_in_place_no_return, "returned None"),
+    (_adam_power_of_one_minus_beta, "wrong values"),
+], ids=lambda x: getattr(x, "__name__", "words"))
+def test_ex1_more_wrong_variants_are_named(capsys, answer, words):
+    passed, out = _run(capsys, "ex1", answer)
+    assert passed is False and words in out, out
+
+
+def _adam_copies_then_in_place(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    p, m, v = p.copy(), m.copy(), v.copy()
+    m *= beta1
+    m += (1 - beta1) * g
+    v *= beta2
+    v += (1 - beta2) * g * g
+    p -= lr * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+    return p, m, v
+
+
+def _adam_float32_out(p, g, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return tuple(np.asarray(a, np.float32) for a in adam_step(p, g, m, v, t, lr, beta1, beta2, eps))
+
+
+@pytest.mark.parametrize("answer", [_adam_copies_then_in_place, _adam_float32_out])
+def test_ex1_more_correct_forms_pass(capsys, answer):
+    passed, out = _run(capsys, "ex1", answer)
+    assert passed, out
+
+
+@pytest.mark.parametrize("answer, words", [
+    (lambda fi, fo, rng: rng.normal(0, np.sqrt(2 / (fi + fo)), size=(fo, fi)), "uniform"),
+    (lambda fi, fo, rng: rng.uniform(-np.sqrt(6 / fi), np.sqrt(6 / fi), size=(fo, fi)), "He initialisation"),
+    (lambda fi, fo, rng: xavier_uniform(fo, fi, rng), "transpose"),
+    (lambda fi, fo, rng: xavier_uniform(fi, fo, rng)[:, :fo], "shape"),
+], ids=["normal with the same std", "fan_in only", "transposed", "square"])
+def test_ex2_more_wrong_variants_are_named(capsys, answer, words):
+    passed, out = _run(capsys, "ex2", answer)
+    assert passed is False and words in out, out
+
+
+@pytest.mark.parametrize("answer", [
+    lambda fi, fo, rng: rng.uniform(-np.sqrt(6 / (fi + fo)), np.sqrt(6 / (fi + fo)), size=(fi, fo)).T,
+    lambda fi, fo, rng: 2 * np.sqrt(6 / (fi + fo)) * (rng.random((fo, fi)) - 0.5),
+    lambda fi, fo, rng: xavier_uniform(fi, fo, rng).tolist(),
+], ids=["drawn transposed then .T", "2b (r - 1/2)", "nested list"])
+def test_ex2_more_correct_forms_pass(capsys, answer):
+    passed, out = _run(capsys, "ex2", answer)
+    assert passed, out

@@ -182,3 +182,97 @@ def test_every_checker_is_registered():
     from dlcore.exercises import checkers_of
 
     assert checkers_of("ch07") == ["ex1", "ex2", "ex3"]
+
+
+# ---- review of issue 10: more wrong variants and correct alternatives ------------------------
+
+
+def _safe(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+
+
+def _metrics_int8(cm):
+    return per_class_metrics(np.asarray(cm).astype(np.int8))      # overflows on large counts
+
+
+def _metrics_int16(cm):
+    return per_class_metrics(np.asarray(cm).astype(np.int16))
+
+
+def _metrics_last_class_dropped(cm):                           # off by one in a loop's range
+    return tuple(np.append(a[:-1], 0.0) for a in per_class_metrics(np.asarray(cm)))
+
+
+def _metrics_wrong_axis(cm):
+    cm = np.asarray(cm)
+    tp = np.diag(cm)
+    return _safe(tp, cm.sum(axis=1)), _safe(tp, cm.sum(axis=0)), per_class_metrics(cm)[2]
+
+
+@pytest.mark.parametrize("answer, words", [
+    (_metrics_int8, "overflow"),
+    (_metrics_int16, "overflow"),
+    (_metrics_last_class_dropped, "wrong values"),
+    (_metrics_wrong_axis, "swapped"),
+], ids=["int8 cast", "int16 cast", "last class dropped", "wrong axis"])
+def test_ex1_more_wrong_variants_fail(capsys, answer, words):
+    passed, out = _run(capsys, "ex1", answer)
+    assert passed is False and words in out, out
+
+
+def _metrics_f1_from_counts(cm):
+    cm = np.asarray(cm)
+    tp = np.diag(cm)
+    return _safe(tp, cm.sum(0)), _safe(tp, cm.sum(1)), _safe(2 * tp, cm.sum(0) + cm.sum(1))
+
+
+def _metrics_one_array(cm):
+    return np.array(per_class_metrics(np.asarray(cm)))          # shape (3, K)
+
+
+@pytest.mark.parametrize("answer", [_metrics_f1_from_counts, _metrics_one_array],
+                         ids=["F1 = 2TP / (2TP + FP + FN)", "one (3, K) array"])
+def test_ex1_more_correct_forms_pass(capsys, answer):
+    passed, out = _run(capsys, "ex1", answer)
+    assert passed, out
+
+
+@pytest.mark.parametrize("answer, words", [
+    (lambda Phi, y, lam: ridge_fit(Phi, y, lam / 2), "lam / 2"),
+    (lambda Phi, y, lam: ridge_fit(Phi, y, 2 * lam), "2 lam"),
+], ids=["lam/2", "2 lam"])
+def test_ex2_penalty_conventions_are_named(capsys, answer, words):
+    passed, out = _run(capsys, "ex2", answer)
+    assert passed is False and words in out, out
+
+
+def _early_counter_not_reset(val_losses, patience):
+    best, best_epoch, waited = float("inf"), 0, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < best:
+            best, best_epoch = loss, epoch
+        else:
+            waited += 1
+            if waited >= patience:
+                return best_epoch, epoch
+    return best_epoch, len(val_losses) - 1
+
+
+def _early_counter(val_losses, patience):
+    best, best_epoch, waited = float("inf"), 0, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < best:
+            best, best_epoch, waited = loss, epoch, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                return best_epoch, epoch
+    return best_epoch, len(val_losses) - 1
+
+
+def test_ex3_patience_counter_must_reset(capsys):
+    passed, out = _run(capsys, "ex3", _early_counter_not_reset)
+    assert passed is False and "last improvement" in out, out
+    passed, out = _run(capsys, "ex3", _early_counter)
+    assert passed, out

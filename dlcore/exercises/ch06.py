@@ -25,6 +25,8 @@ from ._core import call, checker, expect, expect_array, expect_close
 def _adam(p, g, m, v, t, lr, beta1, beta2, eps, *, corrected=True, efficient=False):
     """The reference step, in float64 whatever the input (and safe under np.seterr(all="raise")).
 
+    ``corrected``: True (both bias corrections), False (neither), ``"m"`` or ``"v"`` (only that one).
+
     ``efficient=True`` is the form of Kingma and Ba's section 2, which folds both bias
     corrections into the step size and adds eps (their eps-hat) to sqrt(v) itself.
     """
@@ -35,7 +37,8 @@ def _adam(p, g, m, v, t, lr, beta1, beta2, eps, *, corrected=True, efficient=Fal
         if efficient:
             step = lr * np.sqrt(1 - beta2**t) / (1 - beta1**t)
             return p - step * m / (np.sqrt(v) + eps), m, v
-        m_hat, v_hat = (m / (1 - beta1**t), v / (1 - beta2**t)) if corrected else (m, v)
+        m_hat = m / (1 - beta1**t) if corrected in (True, "m") else m
+        v_hat = v / (1 - beta2**t) if corrected in (True, "v") else v
         return p - lr * m_hat / (np.sqrt(v_hat) + eps), m, v
 
 
@@ -66,7 +69,7 @@ _ADAM_CASES = [
 ]
 
 
-def _check_moments(got_m, got_v, g, m, v, b1, b2, name, tol):
+def _check_moments(got_m, got_v, g, m, v, b1, b2, name, tol, t=0):
     """m and v: name a literal beta or |g| in place of g**2, else compare with the reference."""
     if b1 != 0.9 and _close(got_m, 0.9 * m + 0.1 * g, *tol):
         expect(False, f"m returned by {name} was computed with beta1 = 0.9, but this call passes "
@@ -74,6 +77,16 @@ def _check_moments(got_m, got_v, g, m, v, b1, b2, name, tol):
     if b2 != 0.999 and _close(got_v, 0.999 * v + 0.001 * g * g, *tol):
         expect(False, f"v returned by {name} was computed with beta2 = 0.999, but this call passes "
                f"beta2 = {b2}.", "Use the beta2 argument, not the number 0.999.")
+    m_new, v_new = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+    if not _close(m_new, v_new, *tol) and _close(got_m, v_new, *tol) and _close(got_v, m_new, *tol):
+        expect(False, f"m and v returned by {name} are swapped.", "Return them in the order (p, m, v).")
+    if t > 0 and not _close(m_new, m_new / (1 - b1**t), *tol) and _close(got_m, m_new / (1 - b1**t), *tol):
+        expect(False, f"m returned by {name} is the bias-corrected m_hat, not the running average m.",
+               "Return the raw averages m and v (the next step builds on them); m_hat and v_hat are only "
+               "used inside this step.")
+    if _close(got_v, b2 * v + (1 - b2) * g, *tol):
+        expect(False, f"v returned by {name} averages g, not g**2.",
+               "v is the running mean of the *squared* gradients: beta2 * v + (1 - beta2) * g**2.")
     if _close(got_v, b2 * v + (1 - b2) * np.abs(g), *tol):
         expect(False, f"v returned by {name} averages |g|, not g**2.",
                "v is the running mean of the *squared* gradients: beta2 * v + (1 - beta2) * g**2.")
@@ -89,7 +102,14 @@ def _name_p_mistake(got_p, p, g, m, v, t, lr, b1, b2, eps, name, tol):
     args = dict(lr=lr, beta1=b1, beta2=b2, eps=eps)
     wrong = [(t, dict(args, corrected=False), "is updated without the bias correction.",
               "Divide m by (1 - beta1**t) and v by (1 - beta2**t) before the update: m and v start at "
-              "zero, so early on they are too small.")]
+              "zero, so early on they are too small."),
+             (t, dict(args, corrected="v"), "uses m without its bias correction (v has it).",
+              "Divide m by (1 - beta1**t) too: m_hat = m / (1 - beta1**t)."),
+             (t, dict(args, corrected="m"), "uses v without its bias correction (m has it).",
+              "Divide v by (1 - beta2**t) too, before the square root: v_hat = v / (1 - beta2**t).")]
+    if t > 1:
+        wrong.append((1, args, "uses the bias correction of step 1 whatever t is.",
+                      "Use the step number t: m / (1 - beta1**t) and v / (1 - beta2**t)."))
     if t == 1:
         wrong.append((2, args, "looks like t + 1 was used in the bias correction.",
                       "t counts the steps from 1: the first step uses 1 - beta**1."))
@@ -109,6 +129,10 @@ def _name_p_mistake(got_p, p, g, m, v, t, lr, b1, b2, eps, name, tol):
     with np.errstate(all="ignore"):
         m1, v1 = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
         eps_inside = p - lr * (m1 / (1 - b1**t)) / np.sqrt(v1 / (1 - b2**t) + eps)
+        old = p - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)   # m, v before this step
+    if _close(got_p, old, *tol):
+        expect(False, f"p returned by {name} was updated with m and v from before this step.",
+               "Update m and v with this step's gradient first, then use them to update p.")
     if _close(got_p, eps_inside, *tol):
         expect(False, f"p returned by {name} has eps inside the square root.",
                "Add eps to sqrt(v_hat), outside the square root: m_hat / (np.sqrt(v_hat) + eps).")
@@ -150,7 +174,7 @@ def ex1(adam_step):
             v_arr = expect_array(v_new, shape=shape, name=f"v returned by {name}")
             p_arr = expect_array(p_new, shape=shape, name=f"p returned by {name}")
             p64, g64, m64, v64 = (a.astype(np.float64) for a in (p, g, m, v))
-            _check_moments(m_arr, v_arr, g64, m64, v64, b1, b2, name, tol)
+            _check_moments(m_arr, v_arr, g64, m64, v64, b1, b2, name, tol, t)
             standard = _adam(p64, g64, m64, v64, t, lr, b1, b2, eps)
             efficient = _adam(p64, g64, m64, v64, t, lr, b1, b2, eps, efficient=True)
             if _close(p_arr, standard[0], *tol):

@@ -64,6 +64,8 @@ def _three_arrays(value, k: int, name: str) -> list[np.ndarray]:
     """The learner's answer as three finite float arrays of shape (k,), or a CheckFailure."""
     what = "precision, recall, f1"
     expect(value is not None, f"{name} returned None.", "Did you forget a `return` statement?")
+    if isinstance(value, np.ndarray) and value.shape == (3, k):
+        value = tuple(value)                       # the three rows of one (3, K) array are fine too
     expect(isinstance(value, (tuple, list)) and len(value) == 3,
            f"{name} should return a tuple ({what}), got "
            + (f"a {type(value).__name__} of length {len(value)}."
@@ -143,6 +145,14 @@ def ex1(per_class_metrics):
             expect_close(mine, theirs, name=f"the {label} of {name}",
                          hint="Does your function work for any number of classes K, and for integer "
                               "or float counts?")
+    # Counts of a large test set (tens of thousands per class) overflow an int8 or int16 cast.
+    big = rng.integers(0, 400, size=(10, 10)) + np.diag(rng.integers(5_000, 70_000, size=10))
+    name = "per_class_metrics(cm) for a 10x10 confusion matrix with up to 70,000 images per class"
+    p_big, r_big, f_big = _three_arrays(_call_metrics(per_class_metrics, big), 10, name)
+    for label, mine, theirs in zip(("precision", "recall", "F1"), (p_big, r_big, f_big), _per_class(big)):
+        expect_close(mine, theirs, name=f"the {label} of {name}",
+                     hint="Large counts overflow a small integer type: keep the counts as they are (or use "
+                          "float64), never cast them to int8, int16 or uint8.")
     return (f"Their means over the classes are the 'macro average' of scikit-learn's report: "
             f"F1 {np.mean(f):.3f} for the random 10-class matrix.")
 
@@ -182,6 +192,14 @@ def ex2(ridge_fit):
             expect(not np.allclose(w, _ridge(Phi, y, lam * len(y))) or len(y) == 1,
                    f"{name} is the fit for lam * n; the penalty here is not divided by n.",
                    "Solve (Phi^T Phi + lam I) w = Phi^T y, with the sum (not the mean) of squares.")
+            expect(not np.allclose(w, _ridge(Phi, y, lam / 2)),
+                   f"{name} is the fit for lam / 2.",
+                   "The penalty here is lam ||w||^2 (not lam/2 ||w||^2): its gradient 2 lam w gives "
+                   "(Phi^T Phi + lam I) w = Phi^T y.")
+            expect(not np.allclose(w, _ridge(Phi, y, 2 * lam)),
+                   f"{name} is the fit for 2 lam.",
+                   "Setting the gradient 2 Phi^T (Phi w - y) + 2 lam w to zero gives "
+                   "(Phi^T Phi + lam I) w = Phi^T y: the 2s cancel.")
             expect(not np.allclose(w, _ridge(Phi, y, np.sqrt(lam))),
                    f"{name} is the fit for sqrt(lam).", "The matrix to add is lam * I, not sqrt(lam) * I.")
         expect_close(w, _ridge(Phi, y, lam), name=name, rtol=1e-6, atol=1e-9,
@@ -233,6 +251,9 @@ def ex3(early_stopping):
         ([1.0, 0.5, 0.5, 0.5, 0.4], 2,
          "Only a strictly lower loss is an improvement: a tie (0.5 again) is not."),
         ([2.0, 1.0, 3.0, 0.5, 0.4], 1, "With patience 1, one epoch without improvement stops training."),
+        ([1.0, 0.9, 0.95, 0.8, 0.85, 0.7, 0.75, 0.78, 0.6], 2,
+         "Patience counts the epochs since the *last improvement* (reset it whenever the loss beats the "
+         "best so far), not all epochs without improvement: here it stops after epoch 7."),
     ]
     for losses, patience, explanation in cases:
         name = f"early_stopping({losses}, patience={patience})"
@@ -246,9 +267,14 @@ def ex3(early_stopping):
     rng = np.random.default_rng(5)
     losses = list(np.exp(-np.arange(40) / 8) + np.arange(40) / 80 + 0.02 * rng.random(40))
     name = "early_stopping(a U-shaped validation curve of 40 epochs, patience=5)"
-    got = _epochs(call(early_stopping, np.array(losses), 5), name)
-    expect(got == _early_stopping(losses, 5), f"{name} returned {got}, expected {_early_stopping(losses, 5)}.",
-           "Does it also work when val_losses is a NumPy array?")
+    ref = _early_stopping(losses, 5)
+    as_list = _epochs(call(early_stopping, list(losses), 5), name)
+    expect(as_list == ref, f"{name} returned {as_list}, expected {ref}.",
+           "Track the best loss so far and the epoch it came from; stop at the first epoch that is "
+           "patience epochs after that best one.")
+    got = _epochs(call(early_stopping, np.array(losses), 5), name + " (as a NumPy array)")
+    expect(got == ref, f"{name} returned {got} for a NumPy array of losses, but {ref} for a list.",
+           "Does it also work when val_losses is a NumPy array? (e.g. `if losses:` or list methods fail.)")
     return "Keep the weights of best_epoch: that is the model early stopping returns."
 
 
