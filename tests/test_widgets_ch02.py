@@ -168,3 +168,32 @@ def test_rosenbrock_has_no_quadratic_limit_but_is_still_flagged():
     explorer = gradient_descent_explorer(function="Rosenbrock", lr=0.01, steps=200)
     assert explorer.state["limit"] is None
     assert explorer.state["diverged"], explorer.state["status"]
+
+
+# ---- strict review: a loss that ends above its start is never called "converging" ---------------
+
+
+def test_a_run_that_ends_above_its_start_is_flagged_as_overshot():
+    # Rosenbrock at lr 0.002 for 10 steps: the loss jumps from 12.5 to about 550 and is back down
+    # to about 15 at the end, still above its start; it used to be labelled "converging".
+    explorer = gradient_descent_explorer(function="Rosenbrock", lr=0.002, steps=10)
+    s = explorer.state
+    assert s["losses"][-1] > s["losses"][0] and s["losses"].max() > s["losses"][-1]
+    assert s["status"] == "overshot" and not s["diverged"]
+    assert "Overshot" in explorer.label.value and "above" in explorer.label.value
+
+
+def test_no_setting_reaches_a_loss_above_its_start_unflagged():
+    from dlcore.widgets.ch02 import classify  # what the explorer's update() calls, without drawing
+
+    for surface in SURFACES.values():
+        for lr in 2.0 ** np.arange(-14, 1.61, 0.25):
+            for momentum in (0.0, 0.5, 0.9, 0.99):
+                for steps in (1, 10, 100, 300):
+                    path = run_descent(surface.grad, np.array(surface.start), lr, momentum, steps)
+                    blew_up = len(path) < steps + 1 or not np.all(np.isfinite(path[-1]))
+                    with np.errstate(all="ignore"):
+                        losses = surface.f(path)
+                    status = classify(losses, blew_up)
+                    if not blew_up and losses[-1] > losses[0] * (1 + 1e-6):
+                        assert status in ("diverging", "overshot"), (surface.name, lr, momentum, steps, status)

@@ -13,8 +13,9 @@ The update is heavy-ball momentum, written the way ``torch.optim.SGD`` and
 
 With momentum 0 it is plain gradient descent. Each run is flagged from its losses
 (:func:`classify`): *diverged* (the point flew off), *diverging* (the loss grew and is still
-growing), *bouncing* (the loss stayed where it started, as at lr exactly 2/lambda_max on a
-quadratic), *converged* or *converging*; on the two quadratics the label also states the
+growing), *overshot* (the loss jumped up and, at the last step, is still above its start),
+*bouncing* (the loss stayed where it started, as at lr exactly 2/lambda_max on a quadratic),
+*converged* or *converging*; on the two quadratics the label also states the
 stability limit lr < 2 (1 + momentum) / lambda_max, with lambda_max the largest eigenvalue of
 the Hessian. The learning-rate slider has base 2, so 1 and 2 are positions on it, and a loss of
 exactly 0 is drawn at a floor instead of stretching the log axis. The explorer is an ordinary
@@ -41,7 +42,7 @@ from ..plot import PALETTE
 DIVERGED_AT = 1e6
 
 #: What the explorer can say about a run, from worst to best.
-STATUSES = ("diverged", "diverging", "bouncing", "converging", "converged")
+STATUSES = ("diverged", "diverging", "overshot", "bouncing", "converging", "converged")
 
 
 def classify(losses: np.ndarray, blew_up: bool) -> str:
@@ -50,6 +51,8 @@ def classify(losses: np.ndarray, blew_up: bool) -> str:
     * ``"diverged"``: the path blew up (a coordinate beyond :data:`DIVERGED_AT`, or NaN);
     * ``"diverging"``: the loss ended above where it started and is at its highest in the last
       tenth of the run, so it is still growing;
+    * ``"overshot"``: the loss ended above where it started but below its peak: early steps
+      overshot (the loss jumped up) and it has not yet come back down to its start;
     * ``"bouncing"``: the loss ended where it started (within 1e-6), e.g. lr exactly 2/lambda on a
       quadratic, where the iterates jump between two points for ever;
     * ``"converged"``: the loss fell below 1e-10 of its start (or to exactly 0);
@@ -61,6 +64,8 @@ def classify(losses: np.ndarray, blew_up: bool) -> str:
     tail = losses[-max(2, len(losses) // 10):]
     if last > first * (1 + 1e-6) and tail.max() >= losses.max():
         return "diverging"
+    if last > first * (1 + 1e-6):
+        return "overshot"
     if first > 0 and abs(last - first) <= 1e-6 * first:
         return "bouncing"
     if last <= 1e-10 * first:
@@ -313,6 +318,11 @@ class GradientDescentExplorer(widgets.VBox):
             return (f"<b>Diverging</b>: after {s['steps']} steps the loss has <i>grown</i> from {first:.3g} "
                     f"to {last:.3g}, and it is still growing. Every step overshoots by more than the last."
                     + rule)
+        if s["status"] == "overshot":
+            return (f"<b>Overshot</b>: the loss jumped from {first:.3g} up to {np.max(s['losses']):.3g}, "
+                    f"and after {s['steps']} steps it is back down only to {last:.3g}, still "
+                    "<i>above</i> where it started. The learning rate is too large here, or the "
+                    "momentum too high, for the run to be settling." + rule)
         if s["status"] == "bouncing":
             return (f"<b>Neither converging nor diverging</b>: after {s['steps']} steps the loss is still "
                     f"{last:.3g}, where it started. The point jumps back and forth between two places."
@@ -353,6 +363,7 @@ class GradientDescentExplorer(widgets.VBox):
         ax_loss.set_xlabel("step")
         ax_loss.set_ylabel("loss f(x, y)  (log scale)")
         titles = {"diverged": "DIVERGED", "diverging": "DIVERGING: the loss grows",
+                  "overshot": "OVERSHOT: the loss is above its start",
                   "bouncing": "bouncing: the loss stays put"}
         ax_loss.set_title(titles.get(s["status"], f"loss per step (lr {s['lr']:.3g}, "
                                                   f"momentum {s['momentum']:.2f})"),
