@@ -101,7 +101,7 @@ def test_round_off_training_error_is_named_and_floored(data):
     s = explorer.state
     assert s["train_mse"] < 1e-20 and s["train_is_round_off"]
     assert "round-off" in explorer.label.value and "Interpolating" in explorer.label.value
-    assert "peak of double descent" in explorer.label.value
+    assert "interpolation threshold" in explorer.label.value
     explorer.controls["degree"].value = 25
     assert "minimum-norm" in explorer.label.value
     explorer.controls["log10_lam"].value = -2.0
@@ -129,3 +129,15 @@ def test_every_control_at_its_extremes(data):
             assert np.isfinite(s["val_mse"]) and explorer.image.value[:4] == b"\x89PNG"
             assert np.all(np.isfinite(s["val_curve"]))
         control.value = control.max if key == "n_train" else control.min
+
+
+def test_tiny_penalised_error_is_not_called_round_off(data):
+    """With lam > 0 a near-zero training error is a real residual, not round-off (review of issue 11)."""
+    explorer = capacity_explorer(*data, degree=19, max_degree=25)
+    explorer.controls["n_train"].value = 3
+    explorer.controls["log10_lam"].value = -9.5             # the first position with a penalty
+    s = explorer.state
+    assert s["lam"] > 0 and s["train_is_round_off"]
+    assert "round-off" not in explorer.label.value and "~0" in explorer.label.value
+    explorer.controls["log10_lam"].value = explorer.NO_PENALTY
+    assert "round-off" in explorer.label.value

@@ -169,12 +169,15 @@ class CapacityExplorer(widgets.VBox):
         s["train_is_round_off"] = s["train_mse"] < s["floor"]
         s["interpolating"] = lam == 0.0 and degree + 1 >= n
         best = int(self.degrees[np.argmin(val_curve)])
-        train_text = (f"~0 (round-off, {s['train_mse']:.1e})" if s["train_is_round_off"]
-                      else f"{s['train_mse']:.3g}")
+        # Only an unpenalised fit's tiny error is round-off; with lam > 0 it is a real, tiny residual.
+        train_text = (f"~0 (round-off, {s['train_mse']:.1e})" if s["train_is_round_off"] and lam == 0.0
+                      else f"~0 ({s['train_mse']:.1e}, below {ROUND_OFF:g} x mean y²)"
+                      if s["train_is_round_off"] else f"{s['train_mse']:.3g}")
         flag = ""
         if s["interpolating"]:
             flag = (f"<br><b>Interpolating</b>: {degree + 1} parameters for {n} points, so the fit passes "
-                    f"through every training point" + (" (the peak of double descent)."
+                    f"through every training point" + (" (the interpolation threshold, where double descent "
+                                                        "usually peaks)."
                                                         if degree + 1 == n else "; least squares returns "
                                                         "the minimum-norm fit."))
         self.label.value = (f"Degree <b>{degree}</b>, L2 strength <b>{lam:.3g}</b>, "
