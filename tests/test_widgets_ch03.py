@@ -119,3 +119,24 @@ def test_draw_perceptron_draws_boundary_and_rings_mistakes(data):
     ax = Figure().add_subplot()
     draw_perceptron(ax, X, y, np.array([1.0, 0.0]), -1.0)
     assert "misclassified" in [h.get_label() for h in ax.collections]
+
+
+def test_data_that_w_zero_already_classifies_count_as_converged_at_once():
+    # All labels 0: at w = 0, b = 0 every score is 0, so every prediction (0) is right and the
+    # rule has no update to make. The explorer says so instead of inviting a first update.
+    X = np.random.default_rng(0).uniform(0, 3, (20, 2))
+    stepper = perceptron_stepper((X, np.zeros(20, dtype=int)))
+    assert stepper.state["updates"] == 0 and stepper.state["converged"]
+    assert "converged" in stepper.label.value
+    stepper.step(5)
+    assert stepper.state["updates"] == 0 and stepper.state["converged"]
+
+
+def test_xor_never_converges_however_many_steps():
+    from dlcore.data import make_xor
+
+    xor = make_xor(n_samples=40, noise=0.05, seed=0)
+    stepper = perceptron_stepper((xor.X, xor.y))
+    stepper.step(3000)
+    assert stepper.state["updates"] == 3000 and not stepper.state["converged"]
+    assert len(stepper.state["misclassified"]) > 0

@@ -159,11 +159,11 @@ def ex3(zero_or_one):
     n = len(labels)
     name = f"your rule's answer for the {n} images of shape ({n}, 1, 8, 8)"
     got = call(zero_or_one, images.copy())
-    pred = expect_array(got, name=name, finite=False, min_dtype=None)   # 0/1 is exact in any dtype
+    pred = expect_array(got, name=name, finite=False)
     expect(pred.shape == (n,), f"{name} has shape {pred.shape}, expected ({n},).",
            "Return one 0-or-1 answer per image, as a 1-D array: reduce over the pixel axes "
            "(e.g. .mean(axis=(1, 2, 3))), and do not drop or add images.")
-    pred = expect_array(pred, shape=(n,), name=name, min_dtype=None)
+    pred = expect_array(pred, shape=(n,), name=name)
     values = np.unique(pred)
     expect(np.isin(values, [0, 1]).all(),
            f"{name} should hold only 0s and 1s, but it contains {values[~np.isin(values, [0, 1])][:5]}.",
@@ -180,7 +180,7 @@ def ex3(zero_or_one):
     # A second, shuffled subset: the rule must answer for the images it is given (not memorise).
     subset = np.random.default_rng(6).permutation(n)[:150]
     name = "your rule's answer for 150 of those images, in a shuffled order"
-    again = expect_array(call(zero_or_one, images[subset].copy()), name=name, finite=False, min_dtype=None)
+    again = expect_array(call(zero_or_one, images[subset].copy()), name=name, finite=False)
     expect(again.shape == (150,), f"{name} has shape {again.shape}, expected (150,).",
            "Compute the answer from the images passed in, for however many there are.")
     expect(np.array_equal(np.asarray(again).astype(float), pred[subset].astype(float)),

@@ -177,7 +177,7 @@ class PerceptronStepper(widgets.VBox):
             "dataset": self.controls["dataset"].value, "weight": self._weight.copy(), "bias": self._bias,
             "updates": len(self._history), "last_index": self._history[-1][0] if self._history else None,
             "misclassified": wrong, "accuracy": 1 - len(wrong) / len(y),
-            "converged": self._converged or (len(self._history) > 0 and len(wrong) == 0),
+            "converged": self._converged or len(wrong) == 0,    # no mistake left: no update to make
             "history": list(self._history),
         }
         self.label.value = self._sentence()
