@@ -434,7 +434,7 @@ def _raise(exc):
     (_raise(RuntimeError("expected scalar type Double but found Float")), "different dtypes"),
     (_raise(RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")),
      "requires_grad=True"),
-    (_raise(RuntimeError("Trying to backward through the graph a second time")), "retain_graph"),
+    (_raise(RuntimeError("Trying to backward through the graph a second time")), "backward() once per step"),
     (_raise(NameError("name 'w' is not defined")), "Run All"),
 ])
 def test_common_errors_get_tailored_hints(fn, words):
@@ -461,7 +461,7 @@ def test_torch_errors_raised_for_real_get_hints():
         loss.backward()
         loss.backward()
 
-    assert "retain_graph" in _student_error_hint(twice)
+    assert "backward() once per step" in _student_error_hint(twice)
     assert "requires_grad=True" in _student_error_hint(lambda: torch.ones(2).sum().backward())
 
 
@@ -583,3 +583,39 @@ def test_an_exception_that_cannot_be_printed_is_still_reported(capsys):
     ex1(answer)
     out = capsys.readouterr().out
     assert outcome() is False and "Unprintable" in out, out
+
+
+def test_a_watchdog_time_out_leaves_later_profiled_code_working():
+    """Regression: clearing a pending raise with PyThreadState_SetAsyncExc(id, NULL) made the
+    next profiled call in the main thread spin forever (seen as a hang in ch04's checker)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import sys, threading
+        from dlcore.exercises import _core as core
+
+        @core.checker("t")
+        def ex1(fn):
+            core.call(fn, 1)
+
+        def spins(x):
+            while True:
+                pass
+
+        def run():
+            with core.override_timeout(0.3):
+                ex1(spins)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join(10)
+        sys.setprofile(lambda frame, event, arg: None)
+        total = sum(abs(i) for i in range(1000))
+        sys.setprofile(None)
+        print("finished", total)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert "took longer than 0.3 s" in done.stdout, done.stdout + done.stderr
+    assert "finished 499500" in done.stdout, done.stdout + done.stderr

@@ -168,12 +168,21 @@ class _TimeLimit:
                     with self._lock:
                         self.done = True
                         self._stop.set()
-                        if self.fired:
-                            _async_raise(self._thread_id, None)   # drop one not yet delivered
+                    if self.fired:
+                        # A raise the watchdog sent just before ``done`` is delivered at the next
+                        # function call and caught below. (Clearing it with
+                        # PyThreadState_SetAsyncExc(id, NULL) instead left CPython 3.11 in a state
+                        # where any later profiled call in the main thread spun forever.)
+                        for _ in range(64):
+                            _deliver_pending()
                 self.done = True
                 return False
             except _Expired:
                 continue
+
+
+def _deliver_pending() -> None:
+    """A Python-level call: the interpreter delivers a pending asynchronous exception here."""
 
 
 def _signals_usable() -> bool:
