@@ -22,9 +22,10 @@ Each explorer's module is imported on first use, so ``import dlcore.widgets`` st
 
 The explorers work with ipywidgets 7.7 (what Colab ships) and 8.x: they use only what both
 have (boxes, sliders, dropdowns, buttons, ``HTML``, ``Image``, ``Layout``, style dicts,
-``observe``/``on_click``), and no 8.x-only API such as ``description_allow_html`` or
-``Tab.titles`` (use ``set_title``). ``tests/test_ipywidgets7.py`` runs every widget test
-under 7.7, where an unknown keyword argument is an error rather than silently ignored.
+``observe``/``on_click``), and no 8.x-only API (``tests/test_ipywidgets7.py`` lists the
+ones it scans for, such as HTML descriptions and tab titles set as a list; use
+``set_title``). That test also runs every widget test under 7.7, where an unknown keyword
+argument is an error rather than silently ignored.
 """
 
 from __future__ import annotations
