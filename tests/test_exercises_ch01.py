@@ -117,17 +117,8 @@ def test_every_checker_is_registered():
 # ---- issue 10: reference answers, correct rewrites, and the named wrong variants ----------------
 
 
-@pytest.mark.parametrize("name", sorted(check.REFERENCE_ANSWERS))
-def test_module_reference_answers_pass(capsys, name):
-    passed, out = _run(capsys, name, check.REFERENCE_ANSWERS[name])
-    assert passed, out
-
-
-@pytest.mark.parametrize("name, index", [(k, i) for k, v in sorted(check.CORRECT_REWRITES.items())
-                                         for i in range(len(v))])
-def test_correct_rewrites_pass(capsys, name, index):
-    passed, out = _run(capsys, name, check.CORRECT_REWRITES[name][index])
-    assert passed, out
+# The module's REFERENCE_ANSWERS and CORRECT_REWRITES are run through the checker by
+# tests/test_checker_battery.py::test_correct_answers_pass, for every chapter.
 
 
 def test_ex2_empty_class_names_the_empty_selection(capsys):
