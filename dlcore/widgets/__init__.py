@@ -16,6 +16,11 @@ explorer                         chapter  idea
 ``optimizer_race``               06       SGD, momentum and Adam side by side
 ``capacity_explorer``            07       capacity, regularisation and data size
 ``number_format_explorer``       08       a value in float32, float16 and bfloat16
+``kernel_explorer``              09       a 3x3 convolution kernel on a real image
+``name_sampler``                 10       sampling names: temperature, top-k, a prefix
+``attention_explorer``           11       each head's attention weights on a name
+``gan_stepper``                  12       a 2-D GAN, one training step at a time
+``transfer_explorer``            13       transfer strategies against labels per class
 ===============================  =======  =============================================
 
 Each explorer's module is imported on first use, so ``import dlcore.widgets`` stays cheap.
@@ -41,6 +46,11 @@ _EXPLORERS = {
     "optimizer_race": "ch06",
     "capacity_explorer": "ch07",
     "number_format_explorer": "ch08",
+    "kernel_explorer": "ch09",
+    "name_sampler": "ch10",
+    "attention_explorer": "ch11",
+    "gan_stepper": "ch12",
+    "transfer_explorer": "ch13",
 }
 
 __all__ = list(_EXPLORERS)
