@@ -161,8 +161,8 @@ def ex1(attention):
 
 
 def _causal_mask_reference(T):
-    """The model answer of exercise 2."""
-    return torch.ones(T, T, dtype=torch.bool).tril()
+    """The model answer of exercise 2 (as a NumPy array; a torch bool tensor passes too)."""
+    return np.tril(np.ones((T, T), dtype=bool))
 
 
 @checker("a causal mask")
@@ -176,7 +176,7 @@ def ex2(causal_mask):
         expect(got.dtype == torch.bool, f"{name} returned dtype {got.dtype}, not bool.",
                "A float 0/1 mask is added to (or multiplies) scores by mistake; return a bool tensor, "
                "e.g. torch.ones(T, T, dtype=torch.bool).tril().")
-        want = _causal_mask_reference(T)
+        want = torch.from_numpy(_causal_mask_reference(T))
         if not torch.equal(got, want):
             if torch.equal(got, want.T):
                 expect(False, f"{name} is the upper triangle: query t would see the future keys j > t.",
@@ -312,6 +312,10 @@ def _attention_loop(q, k, v, mask=None):
     return torch.einsum("...qk,...kv->...qv", e / e.sum(-1, keepdim=True), v)
 
 
+def _causal_mask_torch(T):
+    return torch.ones(T, T, dtype=torch.bool).tril()
+
+
 def _causal_mask_loop(T):
     return np.array([[j <= t for j in range(T)] for t in range(T)], dtype=bool)
 
@@ -332,5 +336,5 @@ def _block_parameters_formula(d_model, mlp_ratio):
 
 
 #: Other correct answers, written differently (the battery checks that they pass).
-CORRECT_REWRITES = {"ex1": [_attention_loop], "ex2": [_causal_mask_loop], "ex3": [_sinusoidal_loop],
+CORRECT_REWRITES = {"ex1": [_attention_loop], "ex2": [_causal_mask_torch, _causal_mask_loop], "ex3": [_sinusoidal_loop],
                     "ex4": [_block_parameters_formula]}
