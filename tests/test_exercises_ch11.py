@@ -223,6 +223,7 @@ def test_ex4_wrong_answers_are_named(capsys, answer, words):
 
 def test_ex4_accepts_float_and_numpy_int(capsys):
     for answer in [lambda d, r: float(block_parameters(d, r)),
-                   lambda d, r: np.int64(block_parameters(d, r))]:
+                   lambda d, r: np.int64(block_parameters(d, r)),
+                   lambda d, r: torch.tensor(block_parameters(d, r))]:
         passed, out = _run(capsys, "ex4", answer)
         assert passed, out

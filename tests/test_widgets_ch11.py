@@ -87,7 +87,7 @@ def test_temperature_changes_the_distribution(model, temperature):
 
 def test_drive_every_control_to_its_extremes(model):
     explorer = attention_explorer(model, CHARS, NAMES)
-    for name in NAMES:
+    for name in ("o", "christopher"):                  # the shortest and the longest name
         explorer.controls["name"].value = name
         slider = explorer.controls["position"]
         assert slider.max == len(name) and slider.value <= slider.max
@@ -95,7 +95,6 @@ def test_drive_every_control_to_its_extremes(model):
             slider.value = position
             assert explorer.state["position"] == position
             assert explorer.state["weights"].shape[-1] == position + 1
-    explorer.controls["name"].value = "christopher"
     explorer.controls["position"].value = 11
     explorer.controls["name"].value = "o"            # a shorter name clips the position
     assert explorer.controls["position"].value == 1 and explorer.state["position"] == 1

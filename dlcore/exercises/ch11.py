@@ -271,8 +271,10 @@ def ex4(block_parameters):
         name = f"block_parameters({d}, {r})"
         got = call(block_parameters, d, r)
         expect(got is not None, f"{name} returned None.", "Return the count.")
-        if isinstance(got, torch.Tensor | np.ndarray) and getattr(got, "size", 2) in (1, torch.Size([])):
-            got = got.item() if hasattr(got, "item") else got
+        if isinstance(got, torch.Tensor) and got.numel() == 1 and not got.is_floating_point():
+            got = got.item()                               # a 0-d integer tensor is a count too
+        elif isinstance(got, np.ndarray) and got.size == 1:
+            got = got.item()
         expect(isinstance(got, numbers.Real) and not isinstance(got, bool),
                f"{name} returned a {type(got).__name__}, not a number.", "Return an int.")
         expect(float(got) == int(got), f"{name} returned {got}, not a whole number.",
