@@ -1,0 +1,48 @@
+"""Chapter 09 kernel explorer, driven control by control."""
+
+import numpy as np
+import pytest
+
+from dlcore.widgets.ch09 import PRESETS, apply_kernel, kernel_explorer
+
+
+def test_apply_kernel_matches_a_loop_and_rejects_bad_shapes():
+    rng = np.random.default_rng(0)
+    img, k = rng.random((6, 5)), rng.standard_normal((3, 3))
+    p = np.pad(img, 1)
+    loop = np.array([[np.sum(k * p[i:i + 3, j:j + 3]) for j in range(5)] for i in range(6)])
+    assert np.allclose(apply_kernel(img, k), loop)
+    with pytest.raises(ValueError, match=r"\(2, 2\)"):
+        apply_kernel(img, np.ones((2, 2)))
+    with pytest.raises(ValueError, match="2-D"):
+        apply_kernel(np.ones((2, 3, 3)), k)
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_on_both_images(name):
+    w = kernel_explorer()
+    w.controls["preset"].value = name
+    for source in ("digit", "photo"):
+        w.controls["image"].value = source
+        assert w.state["image"] == source
+        assert np.allclose(w.state["kernel"], PRESETS[name])
+        assert w.state["sum"] == pytest.approx(PRESETS[name].sum())
+        assert np.isfinite(w.state["output"]).all()
+        if name == "identity":  # the identity kernel returns the image unchanged
+            from dlcore.widgets.ch09 import sample_photo
+
+            expected = sample_photo() if source == "photo" else w.state["output"]
+            assert np.allclose(w.state["output"], expected)
+        if name == "blur":  # sums to 1: a flat interior keeps its value, edges see zero pad
+            flat = apply_kernel(np.full((5, 5), 0.5), w.state["kernel"])
+            assert flat[2, 2] == pytest.approx(0.5) and flat[0, 0] < 0.5
+
+
+def test_edited_weights_update_sum_and_output_at_extremes():
+    w = kernel_explorer()
+    for value in (-1e6, 0.0, 1e6):
+        for c in w.controls["weights"]:
+            c.value = value
+        assert w.state["sum"] == pytest.approx(9 * value)
+        assert np.isfinite(w.state["output"]).all()
+    assert "black" in kernel_explorer().children[2].value  # edge preset: sum 0
