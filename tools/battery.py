@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = [f"ch{n:02d}" for n in range(1, 9)]
+# Every chapter checker module there is, so a new chapter cannot be skipped silently.
+CHAPTERS = sorted(p.stem for p in (ROOT / "dlcore" / "exercises").glob("ch[0-9][0-9].py"))
 
 
 #: Derived "wrong" variants that are in fact correct answers: {(chapter, words in the checker's title): {variant: why}}.
