@@ -235,7 +235,10 @@ _MATH_CLIPPED = """() => {
     bad.push(`the page scrolls sideways (${document.documentElement.scrollWidth} > ${vw} px): ${wide.join('; ')}`);
   }
   const scrolls = e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+  // The page's table of contents (a heading with math in it) sits in the off-canvas drawer at
+  // phone width, outside the viewport until it is opened: not part of the page's column.
   document.querySelectorAll('mjx-container').forEach((m, i) => {
+    if (m.closest('.bd-sidebar-secondary, .bd-sidebar-primary')) return;
     const tex = (m.getAttribute('display') === 'true' ? 'display' : 'inline') + ' #' + i;
     let box = m;
     while (box && box !== document.body && !(scrolls(box) && box.scrollWidth > box.clientWidth + 1)) box = box.parentElement;
