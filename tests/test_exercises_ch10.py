@@ -198,6 +198,8 @@ def _bigram(train, evals, alpha, chars, *, start=True, end=True, V_plus=1, denom
     (lambda tr, ev, a, ch: _bigram(tr, ev, a, ch, fit_on=lambda t, e: t + e), "include the evaluation"),
     (lambda tr, ev, a, ch: _bigram(tr, ev, a, ch, fit_on=lambda t, e: e), "come from the evaluation"),
     (lambda tr, ev, a, ch: _bigram(tr, ev, a, ch, V_plus=27 - len(ch)), "V was taken as 27"),
+    (lambda tr, ev, a, ch: _bigram(tr, ev, a, ch, V_plus=len(set("".join(tr))) + 1 - len(ch)),
+     "vocabulary was built from the training names"),
     (lambda tr, ev, a, ch: np.float16(bigram_nll(tr, ev, a, ch)), "float16"),
     (lambda tr, ev, a, ch: [bigram_nll(tr, ev, a, ch)] * 2, "not one"),
     (lambda tr, ev, a, ch: bigram_nll(tr, ev, a, ch) * 1.01, "expected"),
@@ -274,6 +276,20 @@ def _lstm(order="ifgo", g_act=torch.tanh, forget=True, keep=True, out_tanh=True)
 def test_ex3_wrong_answers_are_named(capsys, answer, words):
     passed, out = _run(capsys, "ex3", answer)
     assert passed is False and words in out, out
+
+
+@settings(max_examples=20, deadline=None)
+@given(B=st.integers(1, 5), D=st.integers(1, 6), H=st.integers(1, 6), seed=st.integers(0, 2**16),
+       double=st.booleans())
+def test_ex3_reference_equals_lstm_cell(B, D, H, seed, double):
+    dtype = torch.float64 if double else torch.float32
+    torch.manual_seed(seed)
+    cell = torch.nn.LSTMCell(D, H, dtype=dtype)
+    x, h, c = (torch.randn(B, n, dtype=dtype) for n in (D, H, H))
+    with torch.no_grad():
+        got = check._lstm_reference(x, h, c, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+        for a, b in zip(got, cell(x, (h, c))):
+            assert torch.allclose(a, b, atol=1e-6)
 
 
 def test_ex3_accepts_a_list_and_numpy(capsys):

@@ -308,6 +308,12 @@ def _bigram_diagnosis(got: float, train, evals, alpha, chars) -> str | None:
     if alpha != 1.0:
         tries.insert(0, ("alpha was taken as 1, not the alpha argument.",
                          _bigram_variant(train, evals, 1.0, chars)))
+    seen_chars = set("".join(train))
+    if seen_chars < set(chars):   # before "V leaves out the boundary", which can coincide with it
+        at = next(i for i, (m, _) in enumerate(tries) if m.startswith("V leaves out"))
+        tries.insert(at, ("the vocabulary was built from the training names; it is '.' plus chars, "
+                      "V = len(chars) + 1, even when a character never occurs in training.",
+                      _bigram_variant(train, evals, alpha, chars, V_extra=len(seen_chars) + 1 - V + 1)))
     if V != 27:
         tries.append(("V was taken as 27; use V = len(chars) + 1.",
                       _bigram_variant(train, evals, alpha, chars, V_extra=28 - V)))
@@ -326,14 +332,14 @@ def ex2(bigram_nll):
         want = _bigram_reference(train, evals, alpha, chars)
         value = float(got) if got.dtype.kind == "f" and got.dtype.itemsize >= 4 else None
         if value is not None and not math.isfinite(value):
-            expect(False, f"{name} is {value}: some pair of the evaluation names got probability 0 "
+            expect(False, f"{name} returned {value}: some pair of the evaluation names got probability 0 "
                    "(or a count of 0 was divided by).",
                    "Add alpha to EVERY pair's count, seen in training or not: "
                    "P(b | a) = (N(a, b) + alpha) / (N(a) + alpha V).")
         if value is not None and not math.isclose(value, want, rel_tol=1e-5, abs_tol=1e-9):
             diagnosis = _bigram_diagnosis(value, train, evals, alpha, chars)
-            expect(False, f"{name} = {value:.6g}, expected {want:.6g}" + (f": {diagnosis}" if diagnosis
-                                                                          else "."),
+            expect(False, f"{name} returned {value:.6g}, expected {want:.6g}"
+                   + (f": {diagnosis}" if diagnosis else "."),
                    "Count pairs in '.' + name + '.' over the training names, smooth every pair with "
                    "alpha, then average -ln P over every predicted character of the evaluation names.")
         expect_close(got, want, rtol=1e-5, name=name, hint="Return the NLL as a float, in nats.")
@@ -631,8 +637,8 @@ def ex5(persistence_mae):
         value = float(got) if got.dtype.kind in "fiu" and got.dtype.itemsize >= 4 else None
         if value is not None and math.isfinite(value) and not math.isclose(value, want, rel_tol=1e-5):
             diagnosis = _persistence_diagnosis(value, y, h, n)
-            expect(False, f"{name} = {value:.6g}, expected {want:.6g}" + (f": {diagnosis}" if diagnosis
-                                                                          else "."),
+            expect(False, f"{name} returned {value:.6g}, expected {want:.6g}"
+                   + (f": {diagnosis}" if diagnosis else "."),
                    "For each t among the last n_test indices, the forecast is y[t - horizon]; "
                    "average |y[t] - y[t - horizon]|.")
         expect_close(got, want, rtol=1e-5, name=name, hint="Return the MAE as a float.")
