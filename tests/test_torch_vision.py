@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from dlcore.torch.vision import DigitCNN, as_images, random_shift_rotate, train_digit_classifier
+from dlcore.torch.vision import (
+    BasicBlock,
+    DeepCNN,
+    DigitCNN,
+    ResNet,
+    as_images,
+    random_shift_rotate,
+    train_digit_classifier,
+    train_images,
+)
 
 
 def test_shapes_and_parameter_count():
@@ -97,3 +106,67 @@ def test_tiny_training_run_improves_accuracy_and_is_seeded(monkeypatch):
     again = train_digit_classifier(x, y, epochs=2, seed=1, batch_size=32, device="cpu")
     with torch.no_grad():
         assert torch.equal(again(xt_t), model(xt_t))
+
+
+def test_deep_cnn_plain_and_residual_have_the_same_parameters():
+    torch.manual_seed(0)
+    plain = DeepCNN(6, 4, residual=False)
+    torch.manual_seed(0)
+    res = DeepCNN(6, 4, residual=True)
+    assert [p.shape for p in plain.parameters()] == [p.shape for p in res.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), res.parameters()))
+    x = torch.rand(3, 1, 28, 28)
+    assert plain(x).shape == res(x).shape == (3, 10)
+    assert not torch.allclose(plain(x), res(x))  # only the skip differs, and it matters
+    with pytest.raises(ValueError, match="even"):
+        DeepCNN(5, 4)
+
+
+def test_deep_cnn_residual_pair_adds_its_input():
+    torch.manual_seed(0)
+    res = DeepCNN(2, 3, residual=True)
+    for p in res.pairs[0].parameters():
+        torch.nn.init.zeros_(p)  # the pair computes f(h) = 0, so the block is relu(h)
+    x = torch.rand(2, 1, 28, 28)
+    h = res.stem(x)
+    assert torch.allclose(res(x), res.head(torch.relu(h).mean(dim=(2, 3))))
+
+
+def test_basic_block_shapes_shortcuts_and_residual_sum():
+    torch.manual_seed(0)
+    same = BasicBlock(4, 4).eval()
+    assert isinstance(same.shortcut, torch.nn.Identity)
+    x = torch.randn(2, 4, 9, 9)
+    assert torch.allclose(same(x), torch.relu(same.residual(x) + x))
+    down = BasicBlock(4, 8, stride=2).eval()
+    assert down(x).shape == (2, 8, 5, 5)
+    assert not isinstance(down.shortcut, torch.nn.Identity)
+
+
+def test_resnet_shapes_and_zero_init_starts_as_identity_blocks():
+    model = ResNet(1, 10, widths=(4, 8), blocks=(2, 1))
+    assert len(model.stages) == 3
+    assert model(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    assert ResNet(3, 5, widths=(4,))(torch.rand(2, 3, 32, 32)).shape == (2, 5)
+    zero = ResNet(1, 10, widths=(4, 4), zero_init_residual=True).eval()
+    block = zero.stages[0]
+    h = torch.rand(2, 4, 7, 7)
+    assert torch.allclose(block(h), torch.relu(h))
+    with pytest.raises(ValueError, match="one entry per stage"):
+        ResNet(widths=(4, 8), blocks=(1,))
+
+
+def test_train_images_returns_one_loss_per_step_and_trains_any_model(monkeypatch):
+    monkeypatch.delenv("DLCORE_MAX_STEPS", raising=False)
+    rng = np.random.default_rng(0)
+    x, y = _blobs(128, rng)
+    model = ResNet(1, 2, widths=(4, 8))
+    losses = train_images(model, torch.from_numpy(x), y, epochs=3, seed=0, batch_size=32,
+                          device="cpu")
+    assert len(losses) == 12 and not model.training
+    assert np.mean(losses[-4:]) < np.mean(losses[:4])
+    monkeypatch.setenv("DLCORE_MAX_STEPS", "2")
+    assert len(train_images(model, torch.from_numpy(x), y, epochs=3, seed=0,
+                            device="cpu")) == 2
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        train_images(model, x, y, epochs=1, seed=0, device="cpu")
