@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from checker_helpers import SHARED_BAD, run_checker
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import linalg
 
@@ -124,6 +124,9 @@ def _sp(x):
     (lambda r, f: tuple(x.item() for x in gan_losses(r, f)), "carries no gradient"),
     (lambda r, f: tuple(x.detach() for x in gan_losses(r, f)), "carries no gradient"),
     (lambda r, f: tuple(x.half() for x in gan_losses(r, f)), "float16"),
+    (lambda r, f: (F.binary_cross_entropy_with_logits(r, torch.ones(len(r)))
+                   + F.binary_cross_entropy_with_logits(f, torch.zeros(len(f))),
+                   F.binary_cross_entropy_with_logits(f, torch.ones(len(f)))), "ones_like"),
 ])
 def test_ex1_wrong_answers_are_named(capsys, answer, words):
     passed, out = _run(capsys, "ex1", answer)
@@ -171,7 +174,7 @@ def test_ex1_reference_equals_torch_bce_with_logits(real, fake):
     (lambda mu, lv, eps: mu.detach() + torch.exp(lv / 2) * eps, "no gradient reaches mu"),
     (lambda mu, lv, eps: mu + torch.exp(lv.detach() / 2) * eps, "no gradient reaches logvar"),
     (lambda mu, lv, eps: (mu + torch.exp(lv / 2) * eps).detach(), "carries no gradient"),
-    (lambda mu, lv, eps: mu.numpy() + np.exp(lv.numpy() / 2) * eps.numpy(), "require grad"),
+    (lambda mu, lv, eps: mu.numpy() + np.exp(lv.numpy() / 2) * eps.numpy(), "values are right, but"),
 ])
 def test_ex2_wrong_answers_are_named(capsys, answer, words):
     passed, out = _run(capsys, "ex2", answer)
@@ -341,3 +344,27 @@ def test_ex5_reference_counts_planted_modes(n_modes, radius, sigma, seed):
     want = int(np.sum(counts / counts.sum() >= frac))
     assert check._modes_covered_reference(samples, radius, sigma, n_modes, frac) == want
     assert check._modes_covered_loop(samples, radius, sigma, n_modes, frac) == want
+
+
+# ---- properties of the checkers themselves -------------------------------------------------------
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(["ex1", "ex3", "ex4"]),
+       factor=st.floats(0.5, 2.0).filter(lambda c: abs(c - 1) > 1e-3))
+def test_a_rescaled_answer_is_always_rejected(capsys, name, factor):
+    ref = REFERENCE[name]
+
+    def scaled(*args):
+        out = ref(*args)
+        return tuple(factor * x for x in out) if isinstance(out, tuple) else factor * out
+
+    passed, out = _run(capsys, name, scaled)
+    assert passed is False and out.startswith("✗"), out
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shift=st.integers(-3, 3).filter(bool))
+def test_ex5_an_off_by_some_count_is_always_rejected(capsys, shift):
+    passed, out = _run(capsys, "ex5", lambda *a: modes_covered(*a) + shift)
+    assert passed is False and "expected" in out, out

@@ -103,9 +103,10 @@ def _grads(fn, name: str, inputs: dict, extra: tuple = ()):
         out = call(fn, *leaves.values(), *extra)
     except _StudentError as err:
         message, hint = _describe_student_error(err.original, err.timeout)
-        raise CheckFailure(f"the values are right, but when the inputs require grad (as in training) "
-                           f"{name}: {message}", hint or "Compute with torch operations on the tensors "
-                           "themselves: no .numpy(), .item() or in-place changes of the inputs.") from None
+        message = message[:1].lower() + message[1:]
+        raise CheckFailure(f"the values are right, but with inputs that require grad (as in training) {message}",
+                           hint or "Compute with torch operations on the tensors themselves: no .numpy(), "
+                           ".item() or in-place changes of the inputs.") from None
     return out, leaves
 
 
@@ -202,7 +203,15 @@ def _gan_pair(out, name):
 
 def _check_gan_values(gan_losses, what, r, f, extreme):
     name = f"gan_losses on {what}"
-    out = _gan_pair(call(gan_losses, r.clone(), f.clone()), name)
+    try:
+        out = call(gan_losses, r.clone(), f.clone())
+    except _StudentError as err:
+        if "Target size" not in str(err.original):
+            raise
+        message, _ = _describe_student_error(err.original)
+        raise CheckFailure(f"{name}: {message}", "Make the labels the shape of the logits, whatever it is: "
+                           "torch.ones_like(logits) and torch.zeros_like(logits).") from None
+    out = _gan_pair(out, name)
     low = r.dtype != torch.float64
     d, d_low = _number(out[0], f"{name}: d_loss", _PAIR_HINT)
     g, g_low = _number(out[1], f"{name}: g_loss", _PAIR_HINT)
@@ -250,7 +259,7 @@ def ex1(gan_losses):
     # The gradients: what training uses. A confident D (fakes near -6) shows the non-saturating slope.
     r = torch.tensor([2.0, -0.5, 4.0, 1.0, 0.3, -2.0], dtype=torch.float64)
     f = torch.tensor([-6.0, -3.0, 0.0, 2.5], dtype=torch.float64)
-    name = "gan_losses on 6 real and 4 fake logits that require grad"
+    name = "gan_losses with 6 real and 4 fake logits that require grad"
     out, leaves = _grads(gan_losses, name, {"real": r, "fake": f})
     out = _gan_pair(out, name)
     d = _require_graph(out[0], name, "a d_loss")
