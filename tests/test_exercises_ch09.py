@@ -312,6 +312,19 @@ def test_solutions_equal_torch(n, c, h, w, o, kh, kw, s, p):
         assert torch.allclose(got, want, atol=1e-10), fn.__name__
 
 
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([1e-2, -1e-2, 1.0]))
+def test_ex3_one_wrong_entry_fails(index, delta):
+    def answer(x, w, b, stride=1, padding=0):
+        y = conv2d(x, w, b, stride, padding)
+        y.view(-1)[index % y.numel()] += delta
+        return y
+
+    check.ex3(answer)
+    from dlcore.exercises import results
+    assert results()["ch09.ex3"] is False
+
+
 # ---- exercise 4 -------------------------------------------------------------------------------
 
 
@@ -454,6 +467,33 @@ class _UnusedLayer(ResidualBlock):
 def test_ex5_wrong_answers_are_named(capsys, answer, words):
     passed, out = _run(capsys, "ex5", answer)
     assert passed is False and words in out, out
+
+
+class _InPlaceSame(nn.Module):
+    """Also correct: torchvision's style, in-place ReLUs, padding="same" where stride is 1."""
+
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding="same", bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.downsample = None
+        if stride != 1 or in_channels != out_channels:
+            self.downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                                            nn.BatchNorm2d(out_channels))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        out += identity
+        return self.relu(out)
+
+
+def test_ex5_accepts_torchvision_style(capsys):
+    passed, out = _run(capsys, "ex5", _InPlaceSame)
+    assert passed, out
 
 
 def test_ex5_zeroing_the_last_batch_norm_leaves_the_shortcut():

@@ -528,6 +528,11 @@ def _fresh_bn(t):
 @_single_threaded
 def ex5(ResidualBlock):
     """``ResidualBlock(in_channels, out_channels, stride=1)`` -> an nn.Module mapping NCHW to NCHW."""
+    with torch.random.fork_rng(devices=[]):   # the seeds set here do not leak into the notebook
+        return _check_residual_block(ResidualBlock)
+
+
+def _check_residual_block(ResidualBlock):
     g = torch.Generator().manual_seed(5)
     for c_in, c_out, stride, size in [(8, 8, 1, 6), (4, 8, 2, 7), (6, 6, 2, 8), (5, 3, 1, 5),
                                       (3, 6, 3, 9)]:
@@ -570,7 +575,7 @@ def ex5(ResidualBlock):
                f"expected {want_shape}.", "Padding 1 keeps the size of a 3x3 convolution; the stride "
                "goes on the first 3x3 convolution and on the 1x1 projection.")
         first = next((c for c in threes if c.in_channels == c_in and c.stride == (stride, stride)), None)
-        expect(first is not None and all(c.padding == (1, 1) for c in threes),
+        expect(first is not None and all(c.padding in ((1, 1), "same") for c in threes),
                f"{name}: the first 3x3 convolution should have stride {stride} and both padding 1 "
                f"(strides {[c.stride for c in threes]}, paddings {[c.padding for c in threes]}).",
                "Put the stride on the first convolution, as ResNet does, and padding=1 on both.")
