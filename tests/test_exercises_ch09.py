@@ -537,3 +537,16 @@ def test_ex6_wrong_answers_are_named(capsys, answer, words):
 def test_ex6_formula_equals_the_measured_receptive_field(layers):
     assert receptive_field(layers) == check._measured_receptive_field(layers) \
         == check._receptive_field_backwards(layers)
+
+
+# ---- reviewer's cases -------------------------------------------------------------------------
+
+
+def _always_float64(x, w, b, stride=1, padding=0):
+    return conv2d(x.double(), w.double(), b.double(), stride, padding)
+
+
+@pytest.mark.parametrize("name", ["ex2", "ex3"])
+def test_ex2_ex3_float64_for_float32_inputs_is_named_as_a_dtype_mistake(capsys, name):
+    passed, out = _run(capsys, name, _always_float64)
+    assert passed is False and "torch.float64 for torch.float32 inputs" in out, out
