@@ -550,3 +550,51 @@ def _always_float64(x, w, b, stride=1, padding=0):
 def test_ex2_ex3_float64_for_float32_inputs_is_named_as_a_dtype_mistake(capsys, name):
     passed, out = _run(capsys, name, _always_float64)
     assert passed is False and "torch.float64 for torch.float32 inputs" in out, out
+
+
+def _pixel_loop_batched(x, w, b, stride=1, padding=0):
+    """A loop over output pixels, each a product over the batch and the channels: still a loop."""
+    N, C, H, W = x.shape
+    O, _, kh, kw = w.shape
+    xp = F.pad(x, (padding,) * 4)
+    H_out, W_out = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
+    y = torch.empty(N, O, H_out, W_out, dtype=x.dtype)
+    for i in range(H_out):
+        for j in range(W_out):
+            patch = xp[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            y[:, :, i, j] = torch.einsum("nchw,ochw->no", patch, w) + b
+    return y
+
+
+def _pixel_comprehension(x, w, b, stride=1, padding=0):
+    N, C, H, W = x.shape
+    O, _, kh, kw = w.shape
+    xp = F.pad(x, (padding,) * 4)
+    H_out, W_out = (H + 2 * padding - kh) // stride + 1, (W + 2 * padding - kw) // stride + 1
+    cols = torch.stack([xp[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw].reshape(N, -1) for i in range(H_out) for j in range(W_out)], dim=2)  # noqa: E501
+    return (w.reshape(O, -1) @ cols + b[:, None]).reshape(N, O, H_out, W_out)
+
+
+def _row_loop(x, w, b, stride=1, padding=0):
+    """Correct for exercise 3: a loop over output rows only, each row one unfold."""
+    N, C, H, W = x.shape
+    O, _, kh, kw = w.shape
+    xp = F.pad(x, (padding,) * 4)
+    H_out = (H + 2 * padding - kh) // stride + 1
+    rows = []
+    for i in range(H_out):
+        band = xp[:, :, i * stride:i * stride + kh, :]
+        rows.append(conv2d(band, w, b, stride=stride, padding=0))
+    return torch.cat(rows, dim=2)
+
+
+@pytest.mark.parametrize("answer", [_pixel_loop_batched, _pixel_comprehension])
+def test_ex3_names_a_loop_over_pixels_even_when_it_is_fast(capsys, answer):
+    assert answer(*[torch.randn(2, 3, 7, 6), torch.randn(4, 3, 3, 3), torch.randn(4)]).shape == (2, 4, 5, 4)
+    passed, out = _run(capsys, "ex3", answer)
+    assert passed is False and "Python loop over output pixels" in out and "ran 1,600 times" in out, out
+
+
+def test_ex3_accepts_a_loop_over_rows(capsys):
+    passed, out = _run(capsys, "ex3", _row_loop)
+    assert passed, out

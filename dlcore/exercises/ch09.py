@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import linecache
 import math
 import numbers
+import sys
 import time
 
 import numpy as np
@@ -38,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ._core import CheckFailure, _StudentError, call, checker, expect
+from ._core import CheckFailure, _is_student_file, _StudentError, call, checker, expect
 
 # ---- shared helpers ----------------------------------------------------------------------------
 
@@ -341,6 +343,69 @@ def ex2(conv2d_loops):
     return "Equal to F.conv2d for five shapes, strides and paddings, in float32 and float64."
 
 
+class _LoopFound(BaseException):
+    """Raised into the learner's code when one of its lines has run once per output pixel."""
+
+
+class _LineCounter:
+    """Counts how often each line of the learner's own code runs (``sys.settrace``, their frames
+    only), and stops the code once one line has run ``limit`` times."""
+
+    def __init__(self, limit: int):
+        self.limit, self.counts, self.hit = limit, {}, None
+
+    def __enter__(self):
+        self.saved = sys.gettrace()
+        sys.settrace(self._on_call)
+        return self
+
+    def __exit__(self, *exc):
+        sys.settrace(self.saved)
+        return False
+
+    def _on_call(self, frame, event, arg):
+        return self._on_line if _is_student_file(frame.f_code.co_filename) else None
+
+    def _on_line(self, frame, event, arg):
+        if event == "line":
+            key = (frame.f_code.co_filename, frame.f_lineno)
+            self.counts[key] = self.counts.get(key, 0) + 1
+            if self.counts[key] >= self.limit:
+                self.hit = key
+                raise _LoopFound
+        return self._on_line
+
+
+#: The case on which exercise 3 counts lines: 40 x 40 output pixels per image and channel, many
+#: more than any loop over the batch, the channels, the kernel offsets or the rows needs.
+_TRACED = (2, 3, 40, 40), (4, 3, 3, 3)
+
+
+def _check_no_pixel_loop(conv2d) -> None:
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(*_TRACED[0], generator=g, dtype=torch.float64)
+    w = torch.randn(*_TRACED[1], generator=g, dtype=torch.float64)
+    b = torch.randn(_TRACED[1][0], generator=g, dtype=torch.float64)
+    pixels = _TRACED[0][2] * _TRACED[0][3]        # padding 1 keeps 40 x 40
+    counter = _LineCounter(pixels)
+    try:
+        with counter:
+            call(conv2d, x, w, b, stride=1, padding=1)
+    except _StudentError as err:
+        if not isinstance(err.original, _LoopFound):
+            raise
+    if counter.hit is not None:
+        filename, lineno = counter.hit
+        code = linecache.getline(filename, lineno).strip()
+        expect(False, f"conv2d on x {tuple(x.shape)}: line {lineno} of your code"
+               + (f" (`{code}`)" if code and len(code) <= 80 else "")
+               + f" ran {pixels:,} times for an output of 40 x 40 pixels per image: that is a Python "
+               "loop over output pixels.",
+               "Gather every patch at once (F.unfold(x, (kh, kw), padding=p, stride=s) gives "
+               "(N, C*kh*kw, H_out*W_out)), then one matrix product with weight.reshape(C_out, -1). "
+               "A loop over the kh * kw kernel offsets is fine too.")
+
+
 #: The larger batch of exercise 3: 16 x 16 x 32 x 32 = 262,144 output entries.
 _BIG = (16, 8, 32, 32), (16, 8, 3, 3)
 #: A vectorised answer may be this many times slower than the model answer (timed on the spot).
@@ -352,6 +417,7 @@ _SLOWER = 40.0
 def ex3(conv2d):
     """``conv2d(x, weight, bias, stride=1, padding=0)``, vectorised: no loop over output pixels."""
     _check_conv(conv2d, "conv2d", _conv_cases())
+    _check_no_pixel_loop(conv2d)
     g = torch.Generator().manual_seed(10)
     x = torch.randn(*_BIG[0], generator=g, dtype=torch.float64)
     w = torch.randn(*_BIG[1], generator=g, dtype=torch.float64)
