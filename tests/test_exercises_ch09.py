@@ -598,3 +598,26 @@ def test_ex3_names_a_loop_over_pixels_even_when_it_is_fast(capsys, answer):
 def test_ex3_accepts_a_loop_over_rows(capsys):
     passed, out = _run(capsys, "ex3", _row_loop)
     assert passed, out
+
+
+def _costs_as(dtype):
+    def answer(*args, **kwargs):
+        costs = layer_costs(*args, **kwargs)
+        return {k: tuple(np.array(v, dtype=np.int64).astype(dtype)) for k, v in costs.items()}
+    return answer
+
+
+@pytest.mark.parametrize("dtype, words", [(np.int32, "32-bit integer"), (np.float32, "float32")])
+def test_ex4_counts_that_overflow_or_round_at_photo_size_fail(capsys, dtype, words):
+    passed, out = _run(capsys, "ex4", _costs_as(dtype))
+    assert passed is False and words in out and "99, 99" in out, out
+
+
+def _costs_np_int32(*args, **kwargs):
+    return {k: tuple(np.int32(v) for v in pair) for k, pair in layer_costs(*args, **kwargs).items()}
+
+
+def test_ex4_an_overflow_error_gets_an_integer_hint(capsys):
+    passed, out = _run(capsys, "ex4", _costs_np_int32)
+    assert passed is False and "OverflowError" in out and "Python ints" in out, out
+    assert "compute with floats" not in out, out

@@ -531,9 +531,18 @@ def ex4(layer_costs):
     """``layer_costs(C_in, C_out, k, H, W, stride=1, padding=0)`` -> {"conv": (p, m), "dense": (p, m)}."""
     for c_in, c_out, k, h, w, s, p in [(1, 16, 3, 28, 28, 1, 1), (3, 8, 5, 32, 32, 2, 2),
                                         (4, 6, 1, 10, 12, 1, 0), (2, 5, 3, 9, 7, 3, 0),
-                                        (8, 4, 7, 16, 16, 2, 3), (3, 3, 3, 8, 8, 1, 0)]:
+                                        (8, 4, 7, 16, 16, 2, 3), (3, 3, 3, 8, 8, 1, 0),
+                                        (3, 10, 3, 99, 99, 1, 1),      # > 2**31, not a power of 2
+                                        (3, 64, 3, 224, 224, 1, 1)]:   # a photo
         name = f"layer_costs({c_in}, {c_out}, {k}, {h}, {w}, stride={s}, padding={p})"
-        got = call(layer_costs, c_in, c_out, k, h, w, stride=s, padding=p)
+        try:
+            got = call(layer_costs, c_in, c_out, k, h, w, stride=s, padding=p)
+        except _StudentError as err:
+            if not isinstance(err.original, OverflowError):
+                raise
+            expect(False, f"{name}: your code raised OverflowError: {err.original}: a count does not "
+                   "fit the integer type it was put in.",
+                   "Count with Python ints (or int64): no np.int32 or torch.int32.")
         expect(got is not None, f"{name} returned None.", "Return the dict.")
         expect(isinstance(got, dict) and set(got) == {"conv", "dense"},
                f"{name} returned {'a dict with keys ' + str(sorted(map(str, got))) if isinstance(got, dict) else 'a ' + type(got).__name__}.",
@@ -547,6 +556,12 @@ def ex4(layer_costs):
             value, target = pairs[layer][i], want[layer][i]
             if value == target:
                 continue
+            wrapped = int(np.array(target, dtype=np.int64).astype(np.int32))
+            expect(value not in (wrapped, int(np.float32(target))),
+                   f"{name}: the {layer} layer's {what} = {value:,}, expected {target:,}: the count was "
+                   + ("held in a 32-bit integer, which overflows past 2,147,483,647." if value == wrapped
+                      else "held in float32, which keeps whole numbers exactly only up to 16,777,216."),
+                   "Count with Python ints (or int64): no np.int32, torch.int32 or float32.")
             for message, wrong in mistakes[(layer, i)]:
                 expect(value != wrong, f"{name}: {message}", None)
             expect(False, f"{name}: the {layer} layer's {what} = {value:,}, expected {target:,}.",
