@@ -621,3 +621,59 @@ def test_ex4_an_overflow_error_gets_an_integer_hint(capsys):
     passed, out = _run(capsys, "ex4", _costs_np_int32)
     assert passed is False and "OverflowError" in out and "Python ints" in out, out
     assert "compute with floats" not in out, out
+
+
+class _SecondConvRegisteredFirst(nn.Module):
+    """Correct: the layers are registered in another order than forward uses them."""
+
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                                          nn.BatchNorm2d(out_channels))
+
+    def forward(self, x):
+        return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))) + self.shortcut(x))
+
+
+class _AddsIntoInput(_SecondConvRegisteredFirst):
+    def forward(self, x):
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        shortcut = self.shortcut(x)      # x itself when the shapes match
+        shortcut += out
+        return F.relu(shortcut)
+
+
+class _Relu6(_SecondConvRegisteredFirst):
+    def forward(self, x):
+        out = self.bn2(self.conv2(F.relu6(self.bn1(self.conv1(x)))))
+        return F.relu6(out + self.shortcut(x))
+
+
+class _Float64Block(nn.Module):
+    """Correct: a block kept in float64 that casts its input."""
+
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+        self.inner = ResidualBlock(in_channels, out_channels, stride).double()
+
+    def forward(self, x):
+        return self.inner(x.double())
+
+
+@pytest.mark.parametrize("answer", [_SecondConvRegisteredFirst, _Float64Block])
+def test_ex5_accepts_other_registration_orders_and_float64(capsys, answer):
+    passed, out = _run(capsys, "ex5", answer)
+    assert passed, out
+
+
+@pytest.mark.parametrize("answer, words", [(_AddsIntoInput, "changed its input x in place"),
+                                           (_Relu6, "not ReLU(BN(conv(ReLU")])
+def test_ex5_rejects_writing_into_the_input_and_relu6(capsys, answer, words):
+    passed, out = _run(capsys, "ex5", answer)
+    assert passed is False and words in out, out

@@ -656,11 +656,17 @@ def _check_residual_block(ResidualBlock):
                    "and a 1x1 convolution with its BatchNorm2d on the shortcut when the shape changes.")
         expect(len(threes) == 2, f"{name} has {len(threes)} 3x3 convolutions, expected 2.",
                "The residual branch is conv 3x3, BN, ReLU, conv 3x3, BN.")
-        x = torch.randn(2, c_in, size, size, generator=g)
+        # Large inputs: values above 6 tell a ReLU from a ReLU6 (or a clamp).
+        x = torch.randn(2, c_in, size, size, generator=g) * 10
         size_out = (size - 1) // stride + 1
         block.eval()
+        x_in = x.clone()
         with torch.no_grad():
-            y = call(block, x.clone())
+            y = call(block, x_in)
+        expect(torch.equal(x_in, x), f"{name} changed its input x in place (e.g. x += out, or an "
+               "in-place ReLU on x).", "Add into the branch's output (out += shortcut(x), or "
+               "out + shortcut(x)); the input may be the output of the layer before, which autograd "
+               "still needs.")
         y = _as_tensor(y, f"the output of {name}")
         want_shape = (2, c_out, size_out, size_out)
         expect(tuple(y.shape) == want_shape, f"{name} maps {tuple(x.shape)} to {tuple(y.shape)}, "
@@ -676,12 +682,25 @@ def _check_residual_block(ResidualBlock):
                    f"{name}: the 1x1 projection should have stride {stride}.",
                    "The shortcut must shrink the image as much as the residual branch does.")
         second = next(c for c in threes if c is not first)
+        orders = [(first, second)]
+        if second.in_channels == c_in and second.stride == (stride, stride):
+            orders.append((second, first))    # either may come first in forward (same shapes)
         # What the block must compute, from the student's own weights (fresh BN in eval mode).
-        with torch.no_grad():
-            h = _fresh_bn(F.conv2d(x, first.weight, stride=stride, padding=1))
-            branch = _fresh_bn(F.conv2d(torch.relu(h), second.weight, padding=1))
-            short = _fresh_bn(F.conv2d(x, ones[0].weight, stride=stride)) if projection else x
-        want_y = torch.relu(branch + short)
+        xw = x.to(first.weight.dtype)
+        for first, second in orders:
+            with torch.no_grad():
+                h = _fresh_bn(F.conv2d(xw, first.weight, stride=stride, padding=1))
+                branch = _fresh_bn(F.conv2d(torch.relu(h), second.weight, padding=1))
+                short = _fresh_bn(F.conv2d(xw, ones[0].weight, stride=stride)) if projection else xw
+            want_y = torch.relu(branch + short)
+            if _close(y, want_y):
+                break
+        else:   # no order matches: diagnose with the registered one
+            first, second = orders[0]
+            with torch.no_grad():
+                h = _fresh_bn(F.conv2d(xw, first.weight, stride=stride, padding=1))
+                branch = _fresh_bn(F.conv2d(torch.relu(h), second.weight, padding=1))
+                want_y = torch.relu(branch + short)
         if not _close(y, want_y):
             for message, candidate in [
                 ("the shortcut is never added: the output is ReLU(residual branch) alone.",
