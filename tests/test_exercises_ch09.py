@@ -677,3 +677,17 @@ def test_ex5_accepts_other_registration_orders_and_float64(capsys, answer):
 def test_ex5_rejects_writing_into_the_input_and_relu6(capsys, answer, words):
     passed, out = _run(capsys, "ex5", answer)
     assert passed is False and words in out, out
+
+
+def _rf_pops(layers):
+    r, jump = 1, 1
+    while layers:
+        k, s, d = layers.pop(0)
+        r += d * (k - 1) * jump
+        jump *= s
+    return r
+
+
+def test_ex6_rejects_consuming_the_list(capsys):
+    passed, out = _run(capsys, "ex6", _rf_pops)
+    assert passed is False and "changed the list of layers" in out, out

@@ -797,8 +797,11 @@ def ex6(receptive_field):
     answers = {}
     for layers in _STACKS:
         name = f"receptive_field({layers})"
-        answers[str(layers)] = _as_count(call(receptive_field, [tuple(t) for t in layers]), name,
-                                         "a whole number")
+        given = [tuple(t) for t in layers]
+        answers[str(layers)] = _as_count(call(receptive_field, given), name, "a whole number")
+        expect(given == [tuple(t) for t in layers], f"{name} changed the list of layers it was "
+               f"given (to {given}).", "Loop over the list (for k, s, d in layers); do not pop or "
+               "append.")
     wrong = [L for L in _STACKS if answers[str(L)] != _measured_receptive_field(L)]
     if wrong:
         for message, formula in _RF_MISTAKES:
