@@ -450,3 +450,33 @@ def test_ex5_accepts_loops_and_tensors(capsys):
 def test_ex5_reference_on_a_straight_line_is_slope_times_horizon(slope, intercept, h, n):
     y = intercept + slope * np.arange(n + h + 3)
     assert math.isclose(check._persistence_reference(y, h, n), abs(slope) * h, rel_tol=1e-9, abs_tol=1e-9)
+
+
+# ---- reviewer's cases -------------------------------------------------------------------------
+
+
+def _rnn_float64(x, h, W_ih, W_hh, b_ih, b_hh):
+    return check._rnn_reference(*(t.double() for t in (x, h, W_ih, W_hh, b_ih, b_hh)))
+
+
+def _lstm_float64(*args):
+    return check._lstm_reference(*(t.double() for t in args))
+
+
+@pytest.mark.parametrize("name, answer", [("ex1", _rnn_float64), ("ex3", _lstm_float64)])
+def test_float64_answers_to_float32_inputs_are_named_as_a_dtype_mistake(capsys, name, answer):
+    passed, out = run_checker(capsys, check, name, answer)
+    assert passed is False and "torch.float64 for torch.float32 inputs" in out, out
+
+
+def _clip_ignores_none(params, max_norm):
+    total = torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params))
+    for p in params:
+        p.grad.mul_(min(1.0, max_norm / float(total)))
+    return float(total)
+
+
+def test_ex4_a_grad_of_none_gets_a_hint_that_names_it(capsys):
+    passed, out = run_checker(capsys, check, "ex4", _clip_ignores_none)
+    assert passed is False and "grad None" in out and "if p.grad is not None" in out, out
+    assert "helper function forget" not in out, out
