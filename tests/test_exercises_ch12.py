@@ -368,3 +368,51 @@ def test_a_rescaled_answer_is_always_rejected(capsys, name, factor):
 def test_ex5_an_off_by_some_count_is_always_rejected(capsys, shift):
     passed, out = _run(capsys, "ex5", lambda *a: modes_covered(*a) + shift)
     assert passed is False and "expected" in out, out
+
+
+# ---- reviewer's cases -------------------------------------------------------------------------
+
+
+def _reparameterize_float64(mu, logvar, eps):
+    return check._reparameterize_reference(mu.double(), logvar.double(), eps.double())
+
+
+def _kl_float32(mu, logvar):
+    return check._kl_reference(mu.float(), logvar.float())
+
+
+@pytest.mark.parametrize("name, answer", [("ex2", _reparameterize_float64), ("ex3", _kl_float32)])
+def test_ex2_ex3_accept_another_float_precision_inside(capsys, name, answer):
+    passed, out = run_checker(capsys, check, name, answer)
+    assert passed, out
+
+
+def _frechet_subtracts_in_place(mu1, S1, mu2, S2):
+    mu1 -= mu2
+    return check._frechet_reference(mu1, S1, np.zeros_like(mu2), S2)
+
+
+def _modes_reorders_samples(samples, radius, sigma, n_modes, min_fraction):
+    samples[:] = samples[::-1].copy()
+    return check._modes_covered_reference(samples, radius, sigma, n_modes, min_fraction)
+
+
+@pytest.mark.parametrize("name, answer, words", [
+    ("ex4", _frechet_subtracts_in_place, "changed its argument mu1 in place"),
+    ("ex5", _modes_reorders_samples, "changed the samples in place"),
+])
+def test_ex4_ex5_reject_answers_that_change_their_inputs(capsys, name, answer, words):
+    passed, out = run_checker(capsys, check, name, answer)
+    assert passed is False and words in out, out
+
+
+def _modes_count_floor(samples, radius, sigma, n_modes, min_fraction):
+    angles = 2 * np.pi * np.arange(n_modes) / n_modes
+    centres = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    near = np.linalg.norm(samples[:, None, :] - centres[None], axis=2) <= 3 * sigma
+    return int((near.sum(0) >= int(min_fraction * len(samples))).sum())
+
+
+def test_ex5_a_sample_count_rounded_down_fails(capsys):
+    passed, out = run_checker(capsys, check, "ex5", _modes_count_floor)
+    assert passed is False and "rounded down" in out and "10.625" in out, out

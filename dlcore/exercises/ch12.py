@@ -88,10 +88,11 @@ def _close(got: float, want: float, low: bool, scale: float = 1.0) -> bool:
     return abs(got - want) <= tol * max(abs(want), scale, 1.0)
 
 
-def _tensors_close(got: torch.Tensor, want: torch.Tensor) -> bool:
+def _tensors_close(got: torch.Tensor, want: torch.Tensor, low: bool = False) -> bool:
+    """Equal to float64 accuracy when both are float64 (and not ``low``), else to float32's."""
     if tuple(got.shape) != tuple(want.shape):
         return False
-    tol = 1e-9 if got.dtype == torch.float64 else 1e-5
+    tol = 1e-9 if got.dtype == want.dtype == torch.float64 and not low else 1e-5
     g, w = got.to(torch.float64), want.to(torch.float64)
     return bool(torch.isfinite(g).all()) and torch.allclose(g, w, rtol=tol, atol=tol)
 
@@ -356,7 +357,7 @@ def ex2(reparameterize):
         expect(grad is not None, f"{name}: no gradient reaches {leaf}, so the encoder could not learn it.",
                "Compute z from mu and logvar with torch operations (no .detach(), .item(), NumPy or "
                "torch.no_grad()); only eps is random, which is the point of the trick.")
-        expect(_tensors_close(grad.to(torch.float64), target),
+        expect(_tensors_close(grad.to(torch.float64), target, low=z.dtype != torch.float64),
                f"{name}: the gradient with respect to {leaf} is wrong.",
                "z = mu + exp(logvar / 2) * eps: dz/dmu = 1, dz/dlogvar = exp(logvar / 2) * eps / 2.")
     return "z = mu + exp(logvar / 2) * eps for every shape and dtype, with gradients reaching mu and logvar."
@@ -430,7 +431,8 @@ def ex3(kl_to_standard_normal):
     for leaf, target in [("mu", mu / n), ("logvar", 0.5 * (torch.exp(logvar) - 1) / n)]:
         grad = _grad_of(kl.reshape(()), leaves[leaf])
         expect(grad is not None, f"{name}: no gradient reaches {leaf}.", "Use torch operations only.")
-        expect(_tensors_close(grad.to(torch.float64), target), f"{name}: the gradient with respect to {leaf} "
+        expect(_tensors_close(grad.to(torch.float64), target, low=kl.dtype != torch.float64),
+               f"{name}: the gradient with respect to {leaf} "
                "is wrong.", "dKL/dmu = mu / N and dKL/dlogvar = (exp(logvar) - 1) / (2N) for a batch of N.")
     return "The KL matches the closed form for every shape and dtype, with the right gradients."
 
@@ -530,7 +532,11 @@ def ex4(frechet_distance):
     hint = "Return one number, the squared Fréchet distance d^2, e.g. float(...)."
     for what, mu1, S1, mu2, S2, closed in _frechet_cases():
         name = f"frechet_distance on {what}"
-        out = call(frechet_distance, mu1.copy(), S1.copy(), mu2.copy(), S2.copy())
+        given = (mu1.copy(), S1.copy(), mu2.copy(), S2.copy())
+        out = call(frechet_distance, *given)
+        for label, a, b in zip(("mu1", "S1", "mu2", "S2"), given, (mu1, S1, mu2, S2)):
+            expect(np.array_equal(a, b), f"{name} changed its argument {label} in place.",
+                   "Compute new arrays (diff = mu1 - mu2); do not write into the arguments (no -=, +=).")
         if _is_complex(out):
             expect(False, f"{name} returned a complex number.", "scipy.linalg.sqrtm can return a complex matrix "
                    "whose imaginary parts are rounding errors: keep its real part (.real), as FID code does.")
@@ -612,6 +618,8 @@ def _ring_cases():
          [300, 0, 0, 0, 0, 0], {}, 0, 0.02, np.float64),
         ("3 modes, radius 1, sigma 0.05, threshold 6.25%, one mode with exactly 10 of 160 samples", 1.0, 0.05,
          [10, 9, 141], {}, 0, 0.0625, np.float64),
+        ("3 modes, radius 1, sigma 0.05, threshold 6.25% of 170 samples (10.625): one mode with 10, one "
+         "with 11", 1.0, 0.05, [10, 11, 149], {}, 0, 0.0625, np.float64),
         ("4 modes, radius 2, sigma 0.05, no sample near any mode", 2.0, 0.05, [0, 0, 0, 0], {}, 200, 0.01,
          np.float64),
         ("10 modes, radius 2.5, sigma 0.04, threshold 25%", 2.5, 0.04, [25, 24, 0, 26, 25, 0, 0, 0, 0, 0],
@@ -632,6 +640,9 @@ def _ring_diagnosis(got, samples, radius, sigma, n_modes, frac):
     tries = [
         ("a mode with exactly the threshold fraction counts as covered: use >=, not >.",
          int(np.sum(near.mean(0) > frac))),
+        ("the number of samples needed was rounded down: with min_fraction * N = "
+         f"{frac * len(s):g}, a mode needs at least {math.ceil(frac * len(s))} samples.",
+         int(np.sum(near.sum(0) >= math.floor(frac * len(s))))),
         ("it uses 8 modes whatever n_modes is.", ref(s, radius, sigma, 8, frac)),
         ("it uses the threshold 0.02 whatever min_fraction is.", ref(s, radius, sigma, n_modes, 0.02)),
         ("it uses radius 2 whatever the radius is.", ref(s, 2.0, sigma, n_modes, frac)),
@@ -665,7 +676,10 @@ def ex5(modes_covered):
     hint = "Return the number of covered modes, one whole number (e.g. int(covered.sum()))."
     for what, samples, radius, sigma, n_modes, frac in _ring_cases():
         name = f"modes_covered on {what}"
-        out = call(modes_covered, samples.copy(), radius, sigma, n_modes, frac)
+        given = samples.copy()
+        out = call(modes_covered, given, radius, sigma, n_modes, frac)
+        expect(np.array_equal(given, samples), f"{name} changed the samples in place.",
+               "Compute new arrays (samples[:, None, :] - centres); do not write into samples.")
         if isinstance(out, (np.ndarray, torch.Tensor)) and np.prod(tuple(out.shape)) == n_modes and n_modes > 1:
             expect(False, f"{name} returned {n_modes} values, one per mode.", "Count the modes whose fraction "
                    "reaches min_fraction, and return that count.")
