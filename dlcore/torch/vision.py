@@ -253,10 +253,12 @@ def _positive_int(value, name: str) -> int:
 
 
 class DeepCNN(nn.Module):
-    """A stem, ``depth`` 3x3 convolutions of ``width`` channels, global average pooling.
+    """A stem, ``depth`` 3x3 convolutions of ``width`` channels, and a linear layer.
 
     The stem (a stride-2 3x3 convolution and 2x2 average pooling) takes a
-    ``(N, in_channels, H, W)`` image to ``(N, width, H/4, W/4)``. The body's
+    ``(N, in_channels, image_size, image_size)`` image to ``(N, width, s, s)`` with
+    ``s = image_size // 4`` (7 for digits); the head is a linear layer on those
+    ``width * s * s`` numbers. The body's
     convolutions come in pairs, ``conv -> ReLU -> conv``; with ``residual=True``
     each pair's input is added to its output (``x + f(x)``) before the ReLU that
     follows, otherwise not. Nothing else differs: the same layers, the same
@@ -269,7 +271,7 @@ class DeepCNN(nn.Module):
     """
 
     def __init__(self, depth: int = 16, width: int = 8, *, residual: bool = False,
-                 in_channels: int = 1, num_classes: int = 10):
+                 in_channels: int = 1, num_classes: int = 10, image_size: int = 28):
         super().__init__()
         depth, width = _positive_int(depth, "depth"), _positive_int(width, "width")
         if depth % 2:
@@ -282,14 +284,17 @@ class DeepCNN(nn.Module):
             nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
                           nn.Conv2d(width, width, 3, padding=1))
             for _ in range(depth // 2))
-        self.head = nn.Linear(width, _positive_int(num_classes, "num_classes"))
+        side = ((_positive_int(image_size, "image_size") - 1) // 2 + 1) // 2
+        if side < 1:
+            raise ValueError(f"image_size must be at least 4, got {image_size}")
+        self.head = nn.Linear(width * side * side, _positive_int(num_classes, "num_classes"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, in_channels, H, W)`` -> logits ``(N, num_classes)``."""
+        """``(N, in_channels, image_size, image_size)`` -> logits ``(N, num_classes)``."""
         h = self.stem(x)
         for pair in self.pairs:
             h = torch.relu(h + pair(h) if self.residual else pair(h))
-        return self.head(h.mean(dim=(2, 3)))
+        return self.head(h.flatten(1))
 
 
 class BasicBlock(nn.Module):
