@@ -416,3 +416,25 @@ def _modes_count_floor(samples, radius, sigma, n_modes, min_fraction):
 def test_ex5_a_sample_count_rounded_down_fails(capsys):
     passed, out = run_checker(capsys, check, "ex5", _modes_count_floor)
     assert passed is False and "rounded down" in out and "10.625" in out, out
+
+
+def _modes_within(k):
+    def answer(samples, radius, sigma, n_modes, min_fraction):
+        return check._modes_covered_reference(samples, radius, sigma * k / 3, n_modes, min_fraction)
+    return answer
+
+
+@pytest.mark.parametrize("k, words", [(2.9, "less than 3 sigma"), (3.1, "more than 3 sigma"),
+                                      (4, "more than 3 sigma"), (2, "less than 3 sigma")])
+def test_ex5_a_radius_other_than_3_sigma_fails(capsys, k, words):
+    passed, out = run_checker(capsys, check, "ex5", _modes_within(k))
+    assert passed is False and words in out, out
+
+
+def _kl_axes_swapped(mu, logvar):
+    return (0.5 * (mu**2 + torch.exp(logvar) - 1 - logvar)).sum(dim=0).mean()
+
+
+def test_ex3_swapped_axes_are_named(capsys):
+    passed, out = run_checker(capsys, check, "ex3", _kl_axes_swapped)
+    assert passed is False and "axes are swapped" in out and "factor 1/2" not in out, out

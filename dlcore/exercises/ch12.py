@@ -294,7 +294,7 @@ def _vae_cases(seed: int):
     """(what, mu, logvar, eps): batch sizes, latent sizes, dtypes; logvar in [-4, 3]."""
     g = torch.Generator().manual_seed(seed)
     cases = []
-    for what, n, d, dtype in [("a batch of 4, latent size 2 (float64)", 4, 2, torch.float64),
+    for what, n, d, dtype in [("a batch of 4, latent size 3 (float64)", 4, 3, torch.float64),
                               ("a batch of 7, latent size 3 (float32)", 7, 3, torch.float32),
                               ("a batch of 1, latent size 16 (float64)", 1, 16, torch.float64),
                               ("a batch of 5, latent size 10 (float32)", 5, 10, torch.float32),
@@ -389,11 +389,13 @@ def _kl_diagnosis(got: float, mu, logvar, low: bool):
         ("the -1 in each term is missing.", float(0.5 * (mu**2 + torch.exp(logvar) - logvar).sum(1).mean())),
         ("the mu^2 term is missing.", float(0.5 * (torch.exp(logvar) - 1 - logvar).sum(1).mean())),
         ("the -logvar term has the wrong sign.", float(0.5 * (mu**2 + torch.exp(logvar) - 1 + logvar).sum(1).mean())),
+        ("the axes are swapped: it sums over the batch and averages over the latent dimensions; sum over "
+         "dim=1, then average over dim=0.", ok * n / d),
     ]
     for message, candidate in tries:
         if d == 1 and "latent dimensions" in message:
             continue
-        if n == 1 and "over the batch" in message:
+        if (n == 1 or d == 1) and ("over the batch" in message or "axes are swapped" in message):
             continue
         if _close(got, candidate, low):
             return message
@@ -624,6 +626,8 @@ def _ring_cases():
          np.float64),
         ("10 modes, radius 2.5, sigma 0.04, threshold 25%", 2.5, 0.04, [25, 24, 0, 26, 25, 0, 0, 0, 0, 0],
          {}, 0, 0.25, np.float64),
+        ("4 modes, radius 1.5, sigma 0.04, threshold 10%, with samples just inside and just outside 3 sigma",
+         1.5, 0.04, [30, 0, 0, 0], {1: (25, 2.92, 2.99), 2: (21, 3.01, 3.08)}, 124, 0.1, np.float64),
     ]
     cases = []
     for what, radius, sigma, counts, decoys, junk, frac, dtype in specs:
@@ -656,6 +660,13 @@ def _ring_diagnosis(got, samples, radius, sigma, n_modes, frac):
         ("the modes start at angle pi / n_modes; they start at angle 0, on the positive x-axis.",
          _modes_at_half_step(s, radius, sigma, n_modes, frac)),
     ]
+    radii = [("it counts the samples within " + ("less" if k < 3 else "more") + " than 3 sigma of a "
+              "centre: a sample is near a mode when its distance is at most 3 sigma, no more, no less.",
+              ref(s, radius, sigma * k / 3, n_modes, frac)) for k in (2.9, 3.5, 2.5, 4, 2, 5)]
+    # Where samples lie close to 3 sigma on both sides, a radius other than 3 sigma is the likely
+    # mistake (a count is easily hit by chance by the other candidates too).
+    probed = bool(np.any((dist > 2.9 * sigma) & (dist < 3.1 * sigma)))
+    tries = radii + tries if probed else tries + radii
     want = ref(s, radius, sigma, n_modes, frac)
     for message, candidate in tries:
         if candidate != want and got == candidate:
