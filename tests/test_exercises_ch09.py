@@ -691,3 +691,12 @@ def _rf_pops(layers):
 def test_ex6_rejects_consuming_the_list(capsys):
     passed, out = _run(capsys, "ex6", _rf_pops)
     assert passed is False and "changed the list of layers" in out, out
+
+
+@pytest.mark.parametrize("name", sorted(check.REFERENCE_ANSWERS))
+@pytest.mark.parametrize("value", [torch.empty(3, device="meta"), torch.empty((), device="meta"), 10**400],
+                         ids=["meta tensor", "0-d meta tensor", "huge int"])
+def test_meta_tensors_and_huge_ints_get_feedback_not_a_checker_failure(capsys, name, value):
+    passed, out = run_checker(capsys, check, name, lambda *a, **k: value)
+    assert passed is False and out.startswith("✗"), out
+    assert "could not be checked" not in out and "the checker itself failed" not in out, out

@@ -480,3 +480,12 @@ def test_ex4_a_grad_of_none_gets_a_hint_that_names_it(capsys):
     passed, out = run_checker(capsys, check, "ex4", _clip_ignores_none)
     assert passed is False and "grad None" in out and "if p.grad is not None" in out, out
     assert "helper function forget" not in out, out
+
+
+@pytest.mark.parametrize("name", sorted(check.REFERENCE_ANSWERS))
+@pytest.mark.parametrize("value", [torch.empty(3, device="meta"), torch.empty((), device="meta"), 10**400],
+                         ids=["meta tensor", "0-d meta tensor", "huge int"])
+def test_meta_tensors_and_huge_ints_get_feedback_not_a_checker_failure(capsys, name, value):
+    passed, out = run_checker(capsys, check, name, lambda *a, **k: value)
+    assert passed is False and out.startswith("✗"), out
+    assert "could not be checked" not in out and "the checker itself failed" not in out, out

@@ -438,3 +438,12 @@ def _kl_axes_swapped(mu, logvar):
 def test_ex3_swapped_axes_are_named(capsys):
     passed, out = run_checker(capsys, check, "ex3", _kl_axes_swapped)
     assert passed is False and "axes are swapped" in out and "factor 1/2" not in out, out
+
+
+@pytest.mark.parametrize("name", sorted(check.REFERENCE_ANSWERS))
+@pytest.mark.parametrize("value", [torch.empty(3, device="meta"), torch.empty((), device="meta"), 10**400],
+                         ids=["meta tensor", "0-d meta tensor", "huge int"])
+def test_meta_tensors_and_huge_ints_get_feedback_not_a_checker_failure(capsys, name, value):
+    passed, out = run_checker(capsys, check, name, lambda *a, **k: value)
+    assert passed is False and out.startswith("✗"), out
+    assert "could not be checked" not in out and "the checker itself failed" not in out, out

@@ -49,6 +49,7 @@ def _as_tensor(value, name: str) -> torch.Tensor:
     """A torch tensor from a tensor or an array-like, or a CheckFailure naming what came back."""
     expect(value is not None, f"{name} returned None.", "Return the result (did you forget `return`?).")
     if isinstance(value, torch.Tensor):
+        expect(not value.is_meta, f"{name} returned a tensor on the meta device, which has a shape but no values.", "Create tensors on the CPU (or the inputs' device), not with device=\"meta\".")
         return value.detach().cpu()
     try:
         arr = np.asarray(value)
@@ -71,11 +72,14 @@ def _as_count(value, name: str, what: str = "a number") -> int:
            f"{name} returned a {dtype} number, which holds whole numbers exactly only up to 2048 "
            "(256 for bfloat16).", "Return an int: sizes and counts are integers.")
     if isinstance(value, torch.Tensor) and value.numel() == 1:
+        expect(not value.is_meta, f"{name} returned a tensor on the meta device, which has a shape but no values.", "Create tensors on the CPU (or the inputs' device), not with device=\"meta\".")
         value = value.item()
     elif isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf":
         value = value.item()
     expect(isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)),
            f"{name} returned a {type(value).__name__}, not {what}.", "Return an int.")
+    expect(not isinstance(value, int) or abs(value) < 2**63, f"{name} returned a whole number with "
+           f"{len(str(abs(value)))} digits.", "Check the formula: sizes and counts here are small.")
     expect(math.isfinite(float(value)), f"{name} returned {value}.", "Return a finite whole number.")
     expect(float(value) == int(value), f"{name} returned {value}, not a whole number.",
            "Sizes and counts are integers: use // (floor division), not /.")

@@ -45,6 +45,7 @@ def _as_tensor(value, name: str) -> torch.Tensor:
     """A torch tensor from a tensor or an array-like, or a CheckFailure naming what came back."""
     expect(value is not None, f"{name} returned None.", "Return the result (did you forget `return`?).")
     if isinstance(value, torch.Tensor):
+        expect(not value.is_meta, f"{name} returned a tensor on the meta device, which has a shape but no values.", "Create tensors on the CPU (or the inputs' device), not with device=\"meta\".")
         return value.detach().cpu()
     try:
         arr = np.asarray(value)
@@ -60,6 +61,7 @@ def _as_number(value, name: str) -> np.ndarray:
     """One real number as a 0-d array (its dtype kept, so float16 is caught), or a CheckFailure."""
     expect(value is not None, f"{name} returned None.", "Return the number (did you forget `return`?).")
     if isinstance(value, torch.Tensor):
+        expect(not value.is_meta, f"{name} returned a tensor on the meta device, which has a shape but no values.", "Create tensors on the CPU (or the inputs' device), not with device=\"meta\".")
         value = value.detach().cpu()
         expect(value.numel() == 1, f"{name} returned a tensor of shape {tuple(value.shape)}, not one "
                "number.", "Reduce to a single number (a mean), e.g. with .mean().")

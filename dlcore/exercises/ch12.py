@@ -46,6 +46,7 @@ def _tensor(value, name: str, hint: str = "Return a torch tensor.") -> torch.Ten
     """A CPU tensor (detached) from a tensor or an array-like, or a CheckFailure naming what came back."""
     expect(value is not None, f"{name} returned None.", "Return the result (did you forget `return`?).")
     if isinstance(value, torch.Tensor):
+        expect(not value.is_meta, f"{name} returned a tensor on the meta device, which has a shape but no values.", "Create tensors on the CPU (or the inputs' device), not with device=\"meta\".")
         t = value.detach().cpu()
     else:
         try:
@@ -65,6 +66,8 @@ def _number(value, name: str, hint: str) -> tuple[float, bool]:
     expect(value is not None, f"{name} returned None.", "Return the result (did you forget `return`?).")
     expect(not isinstance(value, (bool, np.bool_)), f"{name} returned a bool, not a number.", hint)
     if isinstance(value, numbers.Real):
+        expect(not isinstance(value, int) or abs(value) < 2**63, f"{name} returned a whole number with "
+               f"{len(str(abs(value)))} digits.", hint)
         low = isinstance(value, np.floating) and np.finfo(value.dtype).bits < 64
         if isinstance(value, np.floating):
             expect(value.dtype != np.float16, f"{name} returned a float16 number, which keeps only about 3 "
