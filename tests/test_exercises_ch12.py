@@ -447,3 +447,29 @@ def test_meta_tensors_and_huge_ints_get_feedback_not_a_checker_failure(capsys, n
     passed, out = run_checker(capsys, check, name, lambda *a, **k: value)
     assert passed is False and out.startswith("✗"), out
     assert "could not be checked" not in out and "the checker itself failed" not in out, out
+
+
+def _gan_negates_in_place(real_logits, fake_logits):
+    """Right values, but the caller's real logits come back negated."""
+    real_logits.neg_()
+    return (F.softplus(real_logits).mean() + F.softplus(fake_logits).mean(),
+            F.softplus(-fake_logits).mean())
+
+
+def _reparameterize_into_eps(mu, logvar, eps):
+    return eps.mul_(torch.exp(0.5 * logvar)).add_(mu)
+
+
+def _kl_exp_in_place(mu, logvar):
+    var = logvar.exp_()
+    return 0.5 * (mu**2 + var - 1 - var.log()).sum(1).mean()
+
+
+@pytest.mark.parametrize("name, answer, words", [
+    ("ex1", _gan_negates_in_place, "changed its argument real_logits in place"),
+    ("ex2", _reparameterize_into_eps, "changed its argument eps in place"),
+    ("ex3", _kl_exp_in_place, "changed its argument logvar in place"),
+])
+def test_ex1_to_ex3_name_answers_that_write_into_their_arguments(capsys, name, answer, words):
+    passed, out = run_checker(capsys, check, name, answer)
+    assert passed is False and words in out, out

@@ -127,6 +127,13 @@ def _grad_of(output: torch.Tensor, leaf: torch.Tensor, weight=None):
     return None if grad is None else grad.detach()
 
 
+def _unchanged(given, originals, labels, name: str) -> None:
+    for label, a, b in zip(labels, given, originals):
+        expect(torch.equal(a, b), f"{name} changed its argument {label} in place.",
+               "Compute new tensors (z = mu + ...); do not write into the arguments (no +=, mul_, "
+               "clamp_ or [...] =).")
+
+
 # ---- exercise 1: the GAN losses from logits ---------------------------------------------------
 
 _PAIR_HINT = "Return a pair: `return d_loss, g_loss`, each a scalar tensor (a mean over the batch)."
@@ -208,7 +215,9 @@ def _gan_pair(out, name):
 def _check_gan_values(gan_losses, what, r, f, extreme):
     name = f"gan_losses on {what}"
     try:
-        out = call(gan_losses, r.clone(), f.clone())
+        given = (r.clone(), f.clone())
+        out = call(gan_losses, *given)
+        _unchanged(given, (r, f), ("real_logits", "fake_logits"), name)
     except _StudentError as err:
         if "Target size" not in str(err.original):
             raise
@@ -334,7 +343,9 @@ def ex2(reparameterize):
     """``reparameterize(mu, logvar, eps)`` -> ``z = mu + exp(logvar / 2) * eps``, shape of ``mu``."""
     for what, mu, logvar, eps in _vae_cases(21):
         name = f"reparameterize on {what}"
-        got = _tensor(call(reparameterize, mu.clone(), logvar.clone(), eps.clone()), name)
+        given = (mu.clone(), logvar.clone(), eps.clone())
+        got = _tensor(call(reparameterize, *given), name)
+        _unchanged(given, (mu, logvar, eps), ("mu", "logvar", "eps"), name)
         expect(tuple(got.shape) == tuple(mu.shape), f"{name} returned shape {tuple(got.shape)}, expected "
                f"{tuple(mu.shape)}.", "z has one entry per entry of mu: compute it elementwise.")
         expect(got.is_floating_point(), f"{name} returned dtype {got.dtype}.", "Return floats.")
@@ -412,7 +423,9 @@ def ex3(kl_to_standard_normal):
             "e.g. kl.sum(dim=1).mean().")
     for what, mu, logvar, _ in _vae_cases(31):
         name = f"kl_to_standard_normal on {what}"
-        out = call(kl_to_standard_normal, mu.clone(), logvar.clone())
+        given = (mu.clone(), logvar.clone())
+        out = call(kl_to_standard_normal, *given)
+        _unchanged(given, (mu, logvar), ("mu", "logvar"), name)
         if isinstance(out, torch.Tensor) and out.numel() > 1:
             shape = tuple(out.shape)
             if shape in ((mu.shape[0],), (mu.shape[0], 1)):
