@@ -489,3 +489,9 @@ def test_meta_tensors_and_huge_ints_get_feedback_not_a_checker_failure(capsys, n
     passed, out = run_checker(capsys, check, name, lambda *a, **k: value)
     assert passed is False and out.startswith("✗"), out
     assert "could not be checked" not in out and "the checker itself failed" not in out, out
+
+
+@pytest.mark.parametrize("rounding", [int, round])
+def test_ex5_a_mean_rounded_to_a_whole_number_is_named(capsys, rounding):
+    passed, out = run_checker(capsys, check, "ex5", lambda y, h, n: rounding(persistence_mae(y, h, n)))
+    assert passed is False and "the mean was rounded" in out, out

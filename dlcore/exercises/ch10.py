@@ -648,6 +648,9 @@ def ex5(persistence_mae):
         want = _persistence_reference(y, h, n)
         value = float(got) if got.dtype.kind in "fiu" and got.dtype.itemsize >= 4 else None
         if value is not None and math.isfinite(value) and not math.isclose(value, want, rel_tol=1e-5):
+            expect(got.dtype.kind == "f" or value not in (math.floor(want), round(want)),
+                   f"{name} returned the whole number {value:g}, expected {want:.6g}: the mean was "
+                   "rounded (int() or round()).", "Return the mean as a float.")
             diagnosis = _persistence_diagnosis(value, y, h, n)
             expect(False, f"{name} returned {value:.6g}, expected {want:.6g}"
                    + (f": {diagnosis}" if diagnosis else "."),
