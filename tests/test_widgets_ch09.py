@@ -46,3 +46,18 @@ def test_edited_weights_update_sum_and_output_at_extremes():
         assert w.state["sum"] == pytest.approx(9 * value)
         assert np.isfinite(w.state["output"]).all()
     assert "black" in kernel_explorer().children[2].value  # edge preset: sum 0
+
+
+def test_the_explorer_leaves_pyplots_backend_alone():
+    """Drawing the explorer must not switch pyplot's backend (in a notebook that would
+    hide every later inline figure); a non-Agg backend stands in for the inline one."""
+    import matplotlib
+
+    original = matplotlib.get_backend()
+    matplotlib.use("pdf", force=True)
+    try:
+        box = kernel_explorer()
+        box.controls["preset"].value = "blur"
+        assert matplotlib.get_backend().lower() == "pdf"
+    finally:
+        matplotlib.use(original, force=True)

@@ -60,9 +60,8 @@ def sample_photo(size: int = 128) -> np.ndarray:
 
 
 def _png(a: np.ndarray, b: np.ndarray) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    # A bare Figure draws itself with Agg; never call matplotlib.use() here, which would
+    # switch pyplot away from the notebook's inline backend and hide every later figure.
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 3))
