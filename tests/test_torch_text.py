@@ -9,6 +9,7 @@ from dlcore.torch.text import (
     BigramModel,
     CharLSTM,
     CharVocab,
+    ContextMLP,
     encode_batch,
     names_split,
     nll_per_char,
@@ -132,3 +133,22 @@ def test_sample_names_controls():
         sample_names(m, 2, temperature=0)
     with pytest.raises(ValueError, match="top_k"):
         sample_names(m, 2, top_k=9)
+
+
+def test_context_mlp_is_causal_reads_only_its_window_and_counts_parameters():
+    torch.manual_seed(0)
+    model = ContextMLP(context=3)
+    assert sum(p.numel() for p in model.parameters()) == 7_721
+    x = torch.randint(1, 27, (2, 8))
+    out = model(x)
+    assert out.shape == (2, 8, 27)
+    changed = x.clone()
+    changed[:, 4] = (changed[:, 4] % 26) + 1          # a different letter at position 4
+    diff = (model(changed) - out).abs().amax(dim=(0, 2))
+    assert torch.all(diff[:4] == 0)                    # earlier positions: causal
+    assert torch.all(diff[4:7] > 0)                    # positions 4, 5, 6 read it
+    assert torch.all(diff[7:] == 0)                    # position 7 is outside its window
+    with pytest.raises(ValueError, match="LongTensor"):
+        model(x.float())
+    with pytest.raises(ValueError, match="context"):
+        ContextMLP(context=0)

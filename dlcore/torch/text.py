@@ -11,6 +11,7 @@ on the SAME split with the SAME metric:
 * :func:`nll_per_char` -- the held-out metric (see its docstring for exactly what is
   averaged).
 * :class:`BigramModel` -- the count bigram with add-alpha smoothing.
+* :class:`ContextMLP` -- the MLP on the last few characters (Bengio et al. 2003).
 * :class:`CharLSTM` and :func:`train_char_lm` -- the LSTM language model and its
   training loop with early stopping on validation NLL.
 * :func:`sample_names` -- sampling with temperature, top-k and a prefix.
@@ -41,6 +42,7 @@ __all__ = [
     "BigramModel",
     "CharLSTM",
     "CharVocab",
+    "ContextMLP",
     "LMHistory",
     "encode_batch",
     "names_split",
@@ -273,6 +275,34 @@ class BigramModel(nn.Module):
         if x.dtype != torch.long or x.dim() != 2:
             raise ValueError(f"x must be a (B, T) LongTensor of ids, got {x.dtype} of shape {tuple(x.shape)}")
         return self.log_probs[x]
+
+
+class ContextMLP(nn.Module):
+    """Bengio-style MLP language model: embed the last ``context`` ids, one tanh layer.
+
+    ``model(x)`` maps ``(B, T)`` ids to ``(B, T, V)`` logits; the output at position t
+    reads ``x[:, t - context + 1 : t + 1]``, with boundary ids (0) standing in before the
+    start. The defaults (context 3, embedding 10, hidden 128, 27 tokens) have 7,721
+    parameters.
+    """
+
+    def __init__(self, context: int = 3, embed: int = 10, hidden: int = 128,
+                 vocab: CharVocab | None = None):
+        super().__init__()
+        for name, value in (("context", context), ("embed", embed), ("hidden", hidden)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.context, self.vocab = int(context), vocab or CharVocab()
+        self.embedding = nn.Embedding(self.vocab.size, embed)
+        self.net = nn.Sequential(nn.Linear(self.context * embed, hidden), nn.Tanh(),
+                                 nn.Linear(hidden, self.vocab.size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype != torch.long or x.dim() != 2:
+            raise ValueError(f"x must be a (B, T) LongTensor of ids, got {x.dtype} of shape {tuple(x.shape)}")
+        padded = nn.functional.pad(x, (self.context - 1, 0))   # boundary id is 0
+        windows = padded.unfold(1, self.context, 1)             # (B, T, context)
+        return self.net(self.embedding(windows).flatten(2))
 
 
 class CharLSTM(nn.Module):
