@@ -1,0 +1,149 @@
+"""dlcore.torch.generative (chapter 12): losses, the Fréchet distance, the ring and the models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlcore.torch.generative import (
+    VAE,
+    Autoencoder,
+    DCDiscriminator,
+    DCGenerator,
+    RingGAN,
+    discriminator_loss,
+    frechet_distance,
+    gaussian_kl,
+    gaussian_stats,
+    generate,
+    generator_loss,
+    mask_noise,
+    mode_coverage,
+    ring_modes,
+    sample_ring,
+    train_autoencoder,
+    train_dcgan,
+    vae_loss,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 12), st.integers(0, 10_000))
+def test_frechet_distance_matches_the_closed_form_for_diagonal_gaussians(d, seed):
+    rng = np.random.default_rng(seed)
+    m1, m2 = rng.normal(size=d), rng.normal(size=d)
+    s1, s2 = rng.random(d) * 3, rng.random(d) * 3
+    closed = ((m1 - m2) ** 2).sum() + ((s1 - s2) ** 2).sum()
+    assert frechet_distance(m1, np.diag(s1 ** 2), m2, np.diag(s2 ** 2)) == pytest.approx(
+        closed, rel=1e-7, abs=1e-9)
+
+
+def test_frechet_distance_matches_scipy_sqrtm_and_is_zero_for_equal_gaussians():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 20, 30))
+    c1, c2 = a @ a.T / 30, b @ b.T / 30
+    mu = rng.normal(size=20)
+    ref = np.trace(c1 + c2 - 2 * scipy.linalg.sqrtm(c1 @ c2).real)
+    assert frechet_distance(mu, c1, mu, c2) == pytest.approx(ref, rel=1e-6)
+    assert frechet_distance(mu, c1, mu, c1) == pytest.approx(0.0, abs=1e-9)
+    # a rank-deficient covariance (more dimensions than samples) stays real and >= 0
+    f = rng.normal(size=(5, 20))
+    m, c = gaussian_stats(f)
+    assert frechet_distance(m, c, m, c) == pytest.approx(0.0, abs=1e-8)
+    assert frechet_distance(m, c, mu, c2) > 0
+    with pytest.raises(ValueError, match="shapes"):
+        frechet_distance(mu, c1, mu[:3], c2)
+    with pytest.raises(ValueError, match="N >= 2"):
+        gaussian_stats(np.ones((1, 3)))
+
+
+def test_gaussian_kl_formula_and_zero_at_the_prior():
+    torch.manual_seed(0)
+    mu, logvar = torch.randn(4, 3), torch.randn(4, 3)
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    ref = torch.distributions.kl_divergence(q, torch.distributions.Normal(0.0, 1.0)).sum(1)
+    assert torch.allclose(gaussian_kl(mu, logvar), ref, atol=1e-5)
+    assert torch.equal(gaussian_kl(torch.zeros(2, 5), torch.zeros(2, 5)), torch.zeros(2))
+
+
+def test_vae_loss_is_reconstruction_plus_kl_and_reparameterisation_is_differentiable():
+    vae = VAE(latent_dim=3, hidden=16)
+    x = torch.rand(6, 1, 28, 28)
+    logits, mu, logvar = vae(x, torch.Generator().manual_seed(0))
+    assert logits.shape == (6, 1, 28, 28) and mu.shape == logvar.shape == (6, 3)
+    loss, rec, kl = vae_loss(logits, x, mu, logvar)
+    assert loss.item() == pytest.approx(rec.item() + kl.item(), rel=1e-6)
+    loss.backward()
+    assert all(p.grad is not None for p in vae.encoder.parameters())
+    assert vae.sample(5).shape == (5, 1, 28, 28)
+    assert 0 <= vae.sample(5).min() and vae.sample(5).max() <= 1
+
+
+def test_gan_losses_and_their_gradients():
+    s = torch.tensor([-10.0, -2.0, 0.0, 3.0], requires_grad=True)
+    (generator_loss(s, "minimax") * 4).backward()
+    assert torch.allclose(s.grad, -torch.sigmoid(s.detach()))   # d/ds log(1 - sigmoid(s))
+    s.grad = None
+    (generator_loss(s, "non-saturating") * 4).backward()
+    assert torch.allclose(s.grad, torch.sigmoid(s.detach()) - 1)
+    assert torch.isfinite(discriminator_loss(torch.tensor([1e4]), torch.tensor([-1e4])))
+    assert discriminator_loss(torch.zeros(3), torch.zeros(3)).item() == pytest.approx(
+        2 * np.log(2))
+    with pytest.raises(ValueError, match="kind"):
+        generator_loss(s, "wasserstein")
+
+
+def test_mode_coverage_counts_modes_by_the_two_percent_rule():
+    modes = ring_modes(8, 2.0)
+    assert np.allclose(np.linalg.norm(modes, axis=1), 2.0)
+    pts = sample_ring(4000, sigma=0.05, generator=torch.Generator().manual_seed(0))
+    covered, fractions, hq = mode_coverage(pts, modes, 0.05)
+    assert covered == 8 and hq > 0.98 and fractions.sum() == pytest.approx(hq)
+    one = np.repeat(modes[:1], 100, axis=0)
+    assert mode_coverage(one, modes, 0.05)[0] == 1
+    # 1 point in 100 near a second mode is below 2%; 2 in 100 is enough
+    few = np.concatenate([np.repeat(modes[:1], 98, axis=0), np.repeat(modes[1:2], 2, axis=0)])
+    assert mode_coverage(few, modes, 0.05)[0] == 2
+    assert mode_coverage(few[1:], modes, 0.05, min_fraction=0.03)[0] == 1
+    assert mode_coverage(np.zeros((0, 2)), modes, 0.05)[0] == 0
+
+
+def test_ring_gan_steps_are_reproducible_and_finite():
+    a, b = RingGAN(seed=3, hidden=16, batch_size=32), RingGAN(seed=3, hidden=16, batch_size=32)
+    a.step(5)
+    b.step(5)
+    assert a.step_count == 5 and len(a.history["d_loss"]) == 5
+    assert np.array_equal(a.samples(), b.samples())
+    xs, ys, p = RingGAN(seed=0, hidden=8, minibatch_std=True, g_steps=2).decision_surface(n=7)
+    assert p.shape == (7, 7) and ((0 < p) & (p < 1)).all()
+    with pytest.raises(ValueError):
+        RingGAN(loss="nope")
+
+
+def test_autoencoders_train_and_denoise_shapes():
+    x = torch.rand(64, 1, 28, 28)
+    ae = Autoencoder(latent_dim=2, hidden=16)
+    hist = train_autoencoder(ae, x, epochs=3, seed=0, noise=0.3)
+    assert len(hist) == 3 and np.isfinite(hist).all() and not ae.training
+    assert ae.encode(x).shape == (64, 2)
+    masked = mask_noise(torch.ones(1000), 0.5, torch.Generator().manual_seed(0))
+    assert 0.4 < masked.mean() < 0.6 and set(masked.unique().tolist()) <= {0.0, 1.0}
+    with pytest.raises(ValueError):
+        mask_noise(x, 1.0)
+
+
+def test_dcgan_shapes_snapshots_and_step_cap(monkeypatch):
+    G, D = DCGenerator(z_dim=4, width=8), DCDiscriminator(width=8)
+    img = G(torch.randn(3, 4))
+    assert img.shape == (3, 1, 28, 28) and 0 <= img.min() and img.max() <= 1
+    assert D(img).shape == (3,)
+    monkeypatch.setenv("DLCORE_MAX_STEPS", "2")
+    G, D, hist = train_dcgan(torch.rand(40, 784), steps=50, seed=0, batch_size=16, z_dim=4,
+                             width=8, snapshots=[0, 2], n_fixed=3)
+    assert len(hist["d_loss"]) == 2 and sorted(hist["snapshots"]) == [0, 2]
+    assert generate(G, 7, seed=0).shape == (7, 1, 28, 28)
+    assert torch.equal(generate(G, 7, seed=0), generate(G, 7, seed=0))
