@@ -1,0 +1,62 @@
+"""The chapter 12 GAN stepper, driven headless: set the controls, click, read the state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcore.widgets.ch12 import SETTINGS, coverage_flag, gan_stepper
+
+
+@pytest.mark.parametrize("covered,on_modes,best,flag", [
+    (8, 0.9, 8, "covers the ring"),
+    (7, 0.5, 8, "covers the ring"),
+    (1, 0.6, 1, "mode collapse"),          # on the modes, but only one of them
+    (5, 0.1, 8, "mode collapse"),          # coverage fell well below the best so far
+    (0, 0.0, 0, "not on the modes yet"),
+    (6, 0.1, 7, "not on the modes yet"),
+])
+def test_coverage_flag_at_the_extremes(covered, on_modes, best, flag):
+    assert coverage_flag(covered, on_modes, best) == flag
+
+
+def test_flag_follows_k_for_a_smaller_ring():
+    assert coverage_flag(4, 0.9, 4, k=4) == "covers the ring"
+
+
+@pytest.mark.parametrize("setting", list(SETTINGS))
+def test_every_setting_steps_and_resets(setting):
+    w = gan_stepper(hidden=8, setting=setting, max_steps=50)
+    assert w.state["step"] == 0 and w.state["setting"] == setting
+    assert w.state["flag"] == "not on the modes yet"       # an untrained G sits at the origin
+    for n in (1, 50):                                       # both ends of the slider
+        w.controls["steps"].value = n
+        before = w.state["step"]
+        w.controls["step"].click()
+        assert w.state["step"] == before + n
+        assert np.isfinite(w.state["d_loss"]) and 0 <= w.state["covered"] <= 8
+        assert w.state["fractions"].shape == (8,) and 0 <= w.state["on_modes"] <= 1
+        assert "modes covered" in w.children[2].value and w.children[3].value
+    w.controls["reset"].click()
+    assert w.state["step"] == 0 and w.state["best"] == 0
+
+
+def test_changing_the_setting_starts_a_new_run_and_slider_bounds_hold():
+    w = gan_stepper(hidden=8, max_steps=20)
+    w.controls["steps"].value = 20
+    w.controls["step"].click()
+    w.controls["setting"].value = list(SETTINGS)[2]
+    assert w.state["step"] == 0
+    w.controls["steps"].value = 10_000                      # clipped by the slider
+    assert w.controls["steps"].value == 20
+    w.controls["steps"].value = 0
+    assert w.controls["steps"].value == 1
+
+
+def test_the_same_seed_gives_the_same_run():
+    a, b = gan_stepper(hidden=8, max_steps=5), gan_stepper(hidden=8, max_steps=5)
+    for w in (a, b):
+        w.controls["steps"].value = 5
+        w.controls["step"].click()
+    assert np.array_equal(a.state["fractions"], b.state["fractions"])
+    assert a.state["d_loss"] == b.state["d_loss"]
