@@ -11,6 +11,7 @@ from dlcore.torch.text import BigramModel, CharVocab, names_split, sample_names
 from dlcore.widgets.ch10 import (
     HIGH_TEMPERATURE,
     LOW_TEMPERATURE,
+    MAX_LEN,
     TEMPERATURE_RANGE,
     draw_next_char,
     draw_sweep,
@@ -106,7 +107,8 @@ def test_copying_the_training_set_is_flagged(split):
 
 @pytest.mark.parametrize("bad, match", [("Emma", r"does not know: \['E'\] \(names are lowercase\)"),
                                         ("zoë", r"does not know: \['ë'\]"), ("a.b", r"\['\.'\]"),
-                                        ("4x", r"\['4'\]")])
+                                        ("4x", r"\['4'\]"), (".", r"boundary token"),
+                                        ("mary ann", r"\[' '\]")])
 def test_a_bad_prefix_gets_a_message_not_a_crash(model, split, bad, match):
     with pytest.raises(ValueError, match=match):
         explore(model, *split, prefix=bad)
@@ -146,3 +148,42 @@ def test_temperature_sweep_and_its_figure(model, split):
     ax = fig.axes[0]
     assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
     plt.close(fig)
+
+
+def test_the_boundary_token_is_not_called_a_capital(model, split):
+    with pytest.raises(ValueError) as err:
+        explore(model, *split, prefix="a.")
+    assert "lowercase" not in str(err.value) and "boundary token" in str(err.value)
+
+
+def test_a_prefix_no_training_name_starts_with_is_flagged(model, split):
+    train, held_out = split
+    assert not any(n.startswith("xqz") for n in train)
+    state = explore(model, train, held_out, prefix="xqz", n=10)
+    assert all(s.startswith("xqz") for s in state["samples"])
+    assert any("no training name starts with 'xqz'" in f for f in state["flags"])
+    assert not any("no training name" in f for f in explore(model, train, held_out, prefix="chr")["flags"])
+    assert not any("no training name" in f for f in explore(model, train, held_out, prefix="")["flags"])
+
+
+def test_a_prefix_at_the_length_limit_and_cut_samples_are_flagged(model, split):
+    train, held_out = split
+    for prefix in ("a" * MAX_LEN, "b" * (MAX_LEN + 15)):
+        state = explore(model, train, held_out, prefix=prefix, n=5, temperature=0.1)
+        assert state["samples"] == [prefix] * 5
+        assert len(state["flags"]) == 1 and "nothing is added" in state["flags"][0]
+    sampler = name_sampler(model, train, held_out)
+    sampler.controls["prefix"].value = "z" * 60                  # typed into the widget: no crash
+    assert "nothing is added" in sampler.label.value
+    state = explore(model, train, held_out, prefix="a" * (MAX_LEN - 1), n=20, temperature=3.0)
+    cut = sum(len(s) == MAX_LEN for s in state["samples"])
+    assert all(len(s) <= MAX_LEN for s in state["samples"])
+    assert cut > 0 and any(f"{cut} of 20 samples reached" in f for f in state["flags"])
+    assert not any("reached the" in f for f in explore(model, train, held_out, n=20)["flags"])
+
+
+def test_greedy_top_k_gets_one_flag_whatever_the_temperature(model, split):
+    state = explore(model, *split, temperature=TEMPERATURE_RANGE[1], top_k=1, n=10)
+    assert state["distinct"] == 1
+    assert [f for f in state["flags"] if "greedy" in f or "flattens" in f] == [
+        f for f in state["flags"] if "greedy decoding" in f]

@@ -14,7 +14,8 @@ token). Three controls change how names are drawn from it:
 The explorer shows the names, sorts each into a training name, a real name the model never
 saw (held out) or a new string, and the model's next-character distribution after the prefix.
 It flags what the reader should notice: near-greedy repetition, a flattened distribution,
-samples that mostly copy the training set. A prefix with characters outside the vocabulary
+samples that mostly copy the training set, a prefix no training name starts with, samples cut
+at the length limit, a prefix too long to add anything to. A prefix with characters outside the vocabulary
 gets a message, not a traceback. Controls and results are attributes, which is how
 ``tests/test_widgets_ch10.py`` drives it without a browser::
 
@@ -39,7 +40,7 @@ import torch
 from ..plot import PALETTE
 from ..torch.text import CharVocab, sample_names
 
-__all__ = ["HIGH_TEMPERATURE", "LOW_TEMPERATURE", "REPEAT", "TEMPERATURE_RANGE", "draw_next_char",
+__all__ = ["HIGH_TEMPERATURE", "LOW_TEMPERATURE", "MAX_LEN", "REPEAT", "TEMPERATURE_RANGE", "draw_next_char",
            "draw_sweep", "explore", "name_sampler", "next_char_probs", "temperature_sweep"]
 
 #: Temperature slider range; at or below LOW sampling is nearly greedy, at or above HIGH the
@@ -48,6 +49,8 @@ TEMPERATURE_RANGE = (0.1, 3.0)
 LOW_TEMPERATURE, HIGH_TEMPERATURE = 0.3, 2.0
 #: When one name makes up at least this share of the samples, "the same name" is flagged.
 REPEAT = 0.5
+#: Samples are cut at this many characters (prefix included), as :func:`sample_names` does.
+MAX_LEN = 30
 KINDS = ("train", "held-out", "new")
 
 
@@ -70,9 +73,13 @@ def _check_prefix(prefix, vocab) -> str:
     if not isinstance(prefix, str):
         raise TypeError(f"prefix must be a string, got {type(prefix).__name__}")
     prefix = prefix.strip()
-    unknown = sorted({c for c in prefix if c not in vocab.stoi or c == vocab.itos[vocab.boundary]})
+    boundary = vocab.itos[vocab.boundary]
+    unknown = sorted({c for c in prefix if c not in vocab.stoi or c == boundary})
     if unknown:
-        hint = " (names are lowercase)" if any(c.lower() in vocab.stoi for c in unknown) else ""
+        hint = (" (names are lowercase)" if any(c.lower() in vocab.stoi and c.lower() != boundary
+                                                for c in unknown) else "")
+        if boundary in unknown:
+            hint += f" ({boundary!r} is the boundary token that marks a name's start and end)"
         raise ValueError(f"the prefix {prefix!r} has characters the model does not know: {unknown}{hint}; "
                          f"it knows only {''.join(vocab.itos[1:])!r}")
     return prefix
@@ -129,21 +136,33 @@ def explore(model, train_names, held_out_names, *, prefix: str = "", temperature
         raise ValueError(f"n must be a positive integer, got {n!r}")
     train, held_out = set(train_names), set(held_out_names)
     samples = sample_names(model, int(n), vocab=vocab, temperature=temperature, top_k=top_k,
-                           prefix=prefix, seed=seed)
+                           prefix=prefix, seed=seed, max_len=MAX_LEN)
     kinds = [_kind(s, train, held_out) for s in samples]
     counts = {k: kinds.count(k) for k in KINDS}
     top_name, top_count = Counter(samples).most_common(1)[0]
     probs = next_char_probs(model, prefix, vocab=vocab, temperature=temperature, top_k=top_k)
     flags = []
     shown = repr(top_name) if top_name else "(empty)"
-    if top_k == 1:
+    if len(prefix) >= MAX_LEN:
+        flags.append(f"the prefix has {len(prefix)} characters, at or past the sampler's limit of "
+                     f"{MAX_LEN}: nothing is added to it, so every sample is the prefix itself")
+    elif prefix and not any(name.startswith(prefix) for name in train):
+        flags.append(f"no training name starts with {prefix!r}: the model never saw this prefix, "
+                     "so what it adds is extrapolation, not something it learned from names")
+    cut = sum(len(s) >= MAX_LEN for s in samples)
+    if cut and len(prefix) < MAX_LEN:
+        flags.append(f"{cut} of {n} samples reached the {MAX_LEN}-character limit without the end "
+                     "token: they were cut off, not finished")
+    if len(prefix) >= MAX_LEN:
+        pass                                                # flagged above: nothing was sampled
+    elif top_k == 1:
         flags.append(f"top-k = 1 is greedy decoding: every sample is the same name, {shown}")
     elif temperature <= LOW_TEMPERATURE:
         flags.append(f"temperature {temperature:.2f} is near 0: sampling is nearly greedy, "
                      f"so the same name comes up again and again ({shown}, {top_count} of {n})")
     elif top_count >= REPEAT * n:
         flags.append(f"the same name {shown} comes up {top_count} of {n} times")
-    if temperature >= HIGH_TEMPERATURE:
+    if temperature >= HIGH_TEMPERATURE and top_k != 1 and len(prefix) < MAX_LEN:
         if top_k is not None and top_k <= 5:
             flags.append(f"temperature {temperature:.2f} flattens the distribution, but top-k = {top_k} "
                          f"keeps only the {top_k} likeliest characters, so the names stay plausible")
