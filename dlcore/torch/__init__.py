@@ -12,6 +12,14 @@ NumPy-only.
   :class:`CheckpointError`.
 * :mod:`dlcore.torch.data` -- the NumPy datasets of :mod:`dlcore.data` as
   ``TensorDataset`` and ``DataLoader`` objects, with ``transforms.v2`` augmentation.
+
+Chapter modules, imported on their own (``from dlcore.torch.vision import DigitCNN``):
+
+* :mod:`dlcore.torch.vision` -- chapter 09's digit CNN, deep plain/residual CNNs, a small ResNet.
+* :mod:`dlcore.torch.fastcifar` -- chapter 09's fast CIFAR-10 training on a GPU.
+* :mod:`dlcore.torch.text` -- chapters 10 and 11: names split, vocabulary, metric, models.
+* :mod:`dlcore.torch.generative` -- chapter 12's autoencoders, VAE, GANs and sample measures.
+* :mod:`dlcore.torch.cache` -- chapter 13's cached training runs.
 """
 
 from .checkpoint import CheckpointError, CheckpointNotFoundError, load_checkpoint, save_checkpoint
