@@ -61,3 +61,35 @@ def test_the_explorer_leaves_pyplots_backend_alone():
         assert matplotlib.get_backend().lower() == "pdf"
     finally:
         matplotlib.use(original, force=True)
+
+
+def _set_all(w, value):
+    for c in w.controls["weights"]:
+        c.value = value
+
+
+def test_the_explorer_flags_what_the_reader_must_notice():
+    w = kernel_explorer()
+    _set_all(w, 0.0)  # all-zero kernel: not "only changes show", nothing shows
+    assert "0 everywhere" in w.children[2].value and not np.any(w.state["output"])
+    w.controls["image"].value = "photo"  # no black background, unlike the digit
+    _set_all(w, -0.5)  # a negative sum turns flat regions negative: drawn black
+    assert "negative" in w.children[2].value and w.state["clipped"] > 0.5
+    _set_all(w, 1e6)  # huge weights: everything saturates, and the note says so
+    assert "above 1" in w.children[2].value and w.state["clipped"] > 0.5
+    _set_all(w, 0.05)  # a positive sum below 1 darkens
+    assert "darker" in w.children[2].value
+    w.controls["preset"].value = "sharpen"  # sums to 1, but overshoots at the strokes
+    assert "keep their brightness" in w.children[2].value
+    assert "below 0" in w.children[2].value and 0 < w.state["clipped"] < 0.5
+    w.controls["preset"].value = "blur"
+    assert w.state["clipped"] == 0 and "shown" not in w.children[2].value
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf"), float("nan")])
+def test_a_non_finite_weight_is_flagged_not_a_crash(bad):
+    w = kernel_explorer()
+    w.controls["preset"].value = "identity"
+    w.controls["weights"][0].value = bad
+    assert "not a finite number" in w.children[2].value
+    assert np.isfinite(w.state["output"]).all() and w.state["sum"] == pytest.approx(1)

@@ -67,12 +67,35 @@ def _png(a: np.ndarray, b: np.ndarray) -> bytes:
     fig = Figure(figsize=(6, 3))
     for i, (img, title) in enumerate([(a, "input"), (b, "filtered")]):
         ax = fig.add_subplot(1, 2, i + 1)
-        ax.imshow(img, cmap="gray")
+        # a fixed [0, 1] scale, as a screen shows pixels: values below 0 are black and
+        # above 1 white, so the brightness of flat regions (the sum of the weights) shows
+        ax.imshow(np.clip(img, 0, 1), cmap="gray", vmin=0, vmax=1)
         ax.set_title(title)
         ax.axis("off")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=70)
     return buf.getvalue()
+
+
+def kernel_notes(kernel, total, output) -> list[str]:
+    """What the reader must notice about ``kernel`` (weights summing to ``total``) and
+    its ``output``: the fate of flat regions, and how much of the output is clipped."""
+    if not np.any(kernel):
+        return ["all weights are 0: the output is 0 everywhere, a black image"]
+    if abs(total - 1) < 1e-9:
+        notes = ["flat regions keep their brightness"]
+    elif abs(total) < 1e-9:
+        notes = ["flat regions go black: only changes show"]
+    elif total < 0:
+        notes = [f"flat regions are scaled by {total:g}, to negative values, shown black"]
+    else:
+        notes = [f"flat regions are scaled by {total:g}, so they look "
+                 + ("brighter" if total > 1 else "darker")]
+    below, above = float(np.mean(output < 0)), float(np.mean(output > 1))
+    if below + above > 0:
+        notes.append(f"{below:.0%} of the output is below 0 (shown black) and {above:.0%} "
+                     f"above 1 (shown white); range [{output.min():.3g}, {output.max():.3g}]")
+    return notes
 
 
 def kernel_explorer(digit=None) -> widgets.VBox:
@@ -102,18 +125,23 @@ def kernel_explorer(digit=None) -> widgets.VBox:
         if busy["on"]:
             return
         k = np.array([c.value for c in cells], float).reshape(3, 3)
+        finite = bool(np.isfinite(k).all())
+        if not finite:
+            k = np.nan_to_num(k, nan=0.0, posinf=0.0, neginf=0.0)
         name = source.value
         if images[name] is None:
             images[name] = sample_photo()
         img = images[name]
         out = apply_kernel(img, k)
         s = float(k.sum())
-        note = ("flat regions keep their brightness" if abs(s - 1) < 1e-9 else
-                "flat regions go black: only changes show" if abs(s) < 1e-9 else
-                f"flat regions are scaled by {s:g}")
-        total.value = f"<b>sum of weights: {s:g}</b> ({note})"
+        notes = kernel_notes(k, s, out)
+        if not finite:
+            notes.insert(0, "a weight was not a finite number and counts as 0")
+        total.value = f"<b>sum of weights: {s:g}</b> ({'; '.join(notes)})"
         picture.value = _png(img, out)
-        box.state.update(kernel=k, sum=s, output=out, image=name)
+        clipped = float(np.mean((out < 0) | (out > 1)))
+        box.state.update(kernel=k, sum=s, output=out, image=name, clipped=clipped,
+                         notes=notes)
 
     def load_preset(_=None):
         busy["on"] = True
