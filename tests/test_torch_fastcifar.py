@@ -127,3 +127,34 @@ def test_train_fast_obeys_the_step_cap(monkeypatch):
                         device="cpu", model=FastNet(3, 2, widths=(4, 4, 4), stem=4),
                         progress=False)
     assert result.steps == 3 and result.epochs == [1]
+
+
+@pytest.mark.parametrize(("amp_dtype", "use_scaler"),
+                         [(torch.float16, True), (torch.bfloat16, False)])
+def test_the_gpu_precision_paths_run_on_the_cpu(monkeypatch, amp_dtype, use_scaler):
+    """The code a T4 (float16 data, float16 autocast, GradScaler) or an A100 (bfloat16
+    autocast, no scaler) runs, simulated on the CPU: no dtype mismatch anywhere in the
+    augmentation, the training step, batch norm or test-time flips, and it still learns."""
+    import dlcore.torch.fastcifar as fastcifar
+
+    monkeypatch.delenv("DLCORE_MAX_STEPS", raising=False)
+    original = fastcifar.to_gpu_tensors
+
+    def half_data(images, labels, dev, **kwargs):  # what to_gpu_tensors does on CUDA
+        x, y, mean, std = original(images, labels, dev, **kwargs)
+        return x.half().contiguous(memory_format=torch.channels_last), y, mean, std
+
+    monkeypatch.setattr(fastcifar, "to_gpu_tensors", half_data)
+    monkeypatch.setattr(fastcifar, "amp_policy", lambda dev: (amp_dtype, use_scaler))
+    rng = np.random.default_rng(2)
+    xtr, ytr = _synthetic_colours(256, rng)
+    xte, yte = _synthetic_colours(128, rng)
+    net = FastNet(3, 2, widths=(8, 16, 16), stem=4)
+    result = train_fast(xtr, ytr, xte, yte, epochs=3, batch_size=64, lr=0.2, device="cpu",
+                        model=net, progress=False)
+    assert result.amp == str(amp_dtype).replace("torch.", "") and result.steps == 12
+    assert result.accuracy[-1] >= 0.9 and result.accuracy_without_tta >= 0.9
+    assert all(p.dtype == torch.float32 for p in net.parameters())  # master weights
+    x16 = torch.from_numpy(xte[:8]).half()
+    logits = predict_tta(net, x16, amp_dtype=amp_dtype)
+    assert logits.dtype == torch.float32 and torch.isfinite(logits).all()
