@@ -53,12 +53,15 @@ def coverage_flag(covered: int, on_modes: float, best: int, k: int = 8) -> str:
     return "not on the modes yet"
 
 
-def draw_ring(gan, fig=None, lim: float = 3.0, title: str | None = None):
-    """Draw D's decision surface, real and generated points of a ``RingGAN`` on ``fig``."""
+def draw_ring(gan, fig=None, lim: float = 3.0, title: str | None = None, ax=None):
+    """Draw D's decision surface, real and generated points of a ``RingGAN`` on ``ax``
+    (default: a new axes on ``fig``, or on a new figure); returns the figure."""
     import matplotlib.pyplot as plt
 
-    fig = fig or plt.figure(figsize=(4.6, 4.2))
-    ax = fig.add_subplot(1, 1, 1)
+    if ax is None:
+        fig = fig or plt.figure(figsize=(4.6, 4.2))
+        ax = fig.add_subplot(1, 1, 1)
+    fig = ax.figure
     xs, ys, p = gan.decision_surface(lim=lim, n=60)
     cs = ax.contourf(xs, ys, p, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
     fig.colorbar(cs, ax=ax, label="D(x): probability real")
