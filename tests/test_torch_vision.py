@@ -122,6 +122,24 @@ def test_deep_cnn_plain_and_residual_have_the_same_parameters():
         DeepCNN(5, 4)
 
 
+def test_deep_cnn_batch_norm_adds_only_batch_norm():
+    torch.manual_seed(0)
+    plain = DeepCNN(4, 4)
+    torch.manual_seed(0)
+    bn = DeepCNN(4, 4, batch_norm=True)
+    convs = [m for m in bn.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(torch.equal(a.weight, b.weight) for a, b in
+               zip([m for m in plain.modules() if isinstance(m, torch.nn.Conv2d)], convs))
+    norms = [m for m in bn.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(norms) == 4 and not any(isinstance(m, torch.nn.BatchNorm2d)
+                                       for m in plain.modules())
+    assert "pairs.0.2.weight" in plain.state_dict()  # conv, ReLU, conv as before
+    x = torch.rand(8, 1, 28, 28)
+    h = bn.pairs[0][1](bn.pairs[0][0](bn.stem(x)))  # batch norm in training mode
+    assert torch.allclose(h.mean(dim=(0, 2, 3)), torch.zeros(4), atol=1e-5)
+    assert bn(x).shape == (8, 10)
+
+
 def test_deep_cnn_residual_pair_adds_its_input():
     torch.manual_seed(0)
     res = DeepCNN(2, 3, residual=True)

@@ -268,10 +268,14 @@ class DeepCNN(nn.Module):
         depth: number of 3x3 convolutions in the body (even).
         width: channels of every body convolution.
         residual: add the skip connection around every pair.
+        batch_norm: put a batch norm after every body convolution
+            (``conv -> BN -> ReLU -> conv -> BN``); the convolutions, and with the same
+            seed their initial weights, are those of the network without it.
     """
 
     def __init__(self, depth: int = 16, width: int = 8, *, residual: bool = False,
-                 in_channels: int = 1, num_classes: int = 10, image_size: int = 28):
+                 in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
+                 batch_norm: bool = False):
         super().__init__()
         depth, width = _positive_int(depth, "depth"), _positive_int(width, "width")
         if depth % 2:
@@ -280,10 +284,15 @@ class DeepCNN(nn.Module):
         self.stem = nn.Sequential(
             nn.Conv2d(_positive_int(in_channels, "in_channels"), width, 3, stride=2, padding=1),
             nn.ReLU(), nn.AvgPool2d(2))
-        self.pairs = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
-                          nn.Conv2d(width, width, 3, padding=1))
-            for _ in range(depth // 2))
+        self.batch_norm = bool(batch_norm)
+
+        def pair() -> nn.Sequential:
+            a, b = nn.Conv2d(width, width, 3, padding=1), nn.Conv2d(width, width, 3, padding=1)
+            if self.batch_norm:
+                return nn.Sequential(a, nn.BatchNorm2d(width), nn.ReLU(), b, nn.BatchNorm2d(width))
+            return nn.Sequential(a, nn.ReLU(), b)
+
+        self.pairs = nn.ModuleList(pair() for _ in range(depth // 2))
         side = ((_positive_int(image_size, "image_size") - 1) // 2 + 1) // 2
         if side < 1:
             raise ValueError(f"image_size must be at least 4, got {image_size}")
