@@ -158,3 +158,13 @@ def test_the_gpu_precision_paths_run_on_the_cpu(monkeypatch, amp_dtype, use_scal
     x16 = torch.from_numpy(xte[:8]).half()
     logits = predict_tta(net, x16, amp_dtype=amp_dtype)
     assert logits.dtype == torch.float32 and torch.isfinite(logits).all()
+
+
+def test_fastnet_feature_map_sizes_are_those_its_docstring_gives():
+    net = FastNet(3, 10, widths=(4, 4, 4), stem=4)
+    sizes, h = [], net.stem(torch.zeros(1, 3, 32, 32))
+    sizes.append(h.shape[-1])
+    for block in net.blocks:
+        h = block(h)
+        sizes.append(h.shape[-1])
+    assert sizes == [31, 15, 7, 3]

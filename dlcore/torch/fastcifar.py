@@ -149,7 +149,8 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 class FastNet(nn.Module):
     """airbench's layout: a 2x2 stem, three conv-pool-BN-GELU blocks, global max pooling.
 
-    Each block halves the image (32 -> 16 -> 8 -> 4 after the stem's 31). The logits
+    Each block halves the image, rounding down: the stem's 2x2 convolution takes 32 to 31,
+    then 31 -> 15 -> 7 -> 3 (28 -> 27 -> 13 -> 6 -> 3 for digits). The logits
     are scaled down by ``1/9``, as in airbench, which keeps the initial loss near
     ``log(num_classes)`` even though max pooling makes the features large.
     """
