@@ -6,7 +6,15 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 
-from dlcore.widgets.ch13 import TUNED, draw_curves, explore, summarise, transfer_explorer, tuned_lr
+from dlcore.widgets.ch13 import (
+    TUNED,
+    draw_curves,
+    explore,
+    lr_free,
+    summarise,
+    transfer_explorer,
+    tuned_lr,
+)
 
 LABELS = (1, 5, 50)
 
@@ -164,3 +172,23 @@ def test_bad_validation_accuracy_is_named():
     runs[3]["val_accuracy"] = 95.0
     with pytest.raises(ValueError, match="val_accuracy"):
         transfer_explorer(runs)
+
+
+def test_a_rule_without_learning_rate_is_not_given_one():
+    """The nearest class mean is recorded at every lr with the same accuracy: no lr named."""
+    runs = _runs_with_val()
+    runs += [dict(r, strategy="nearest mean", accuracy=min(1.0, r["accuracy"] + 0.3),
+                  val_accuracy=min(1.0, r["accuracy"] + 0.3))
+             for r in runs if r["strategy"] == "scratch" and r["lr"] == 1e-3]
+    runs += [dict(r, lr=lr) for r in runs if r["strategy"] == "nearest mean"
+             for lr in (0.5, 1e-2)]
+    assert lr_free(runs, "nearest mean") and not lr_free(runs, "fine-tune")
+    assert not lr_free(_runs(), "scratch")
+    ex = transfer_explorer(runs)
+    ex.controls["strategy"].value = "nearest mean"
+    for _, lr in ex.controls["lr"].options:
+        ex.controls["lr"].value = lr
+        assert ex.state["lr_free"] and "no learning rate" in ex.label.value
+        assert ex.state["best"] == ("nearest mean", None) and "at lr" not in ex.label.value
+    ex.controls["strategy"].value = "fine-tune"
+    assert not ex.state["lr_free"] and "no learning rate" not in ex.label.value

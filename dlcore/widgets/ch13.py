@@ -19,7 +19,9 @@ Runs are records ``{"strategy", "lr", "labels", "seed", "accuracy"}``. When ever
 has a ``"val_accuracy"`` (measured on a validation split, not on the test set), the learning
 rate menu offers ``"tuned on validation"`` first, and selects it: every strategy, scratch
 included, is then shown at the learning rate whose mean validation accuracy over seeds was
-best for that strategy and number of labels, the fair way to compare arms.
+best for that strategy and number of labels, the fair way to compare arms. A strategy
+whose accuracies do not change with the learning rate (a rule with nothing to train, such
+as the chapter's nearest class mean) is shown with "no learning rate" (:func:`lr_free`).
 ``tests/test_widgets_ch13.py`` drives the explorer without a browser::
 
     explorer = transfer_explorer(runs, chance=0.2)
@@ -100,6 +102,21 @@ def summarise(runs: list[dict], strategy: str, lr, labels: int) -> dict | None:
     return {"mean": float(np.mean(accs)), "std": float(np.std(accs)), "n": len(accs), "lr": float(lr)}
 
 
+def lr_free(runs: list[dict], strategy: str) -> bool:
+    """True when ``strategy`` was run at several learning rates and they made no difference.
+
+    A rule with nothing to train (the chapter's nearest class mean) is recorded once per
+    learning rate with the same accuracies; the explorer then says "no learning rate"
+    instead of naming one.
+    """
+    by_run: dict = {}
+    for r in runs:
+        if r["strategy"] == strategy:
+            by_run.setdefault((r["labels"], r["seed"]), set()).add((r["lr"], r["accuracy"]))
+    lrs = {lr for pairs in by_run.values() for lr, _ in pairs}
+    return len(lrs) > 1 and all(len({a for _, a in pairs}) == 1 for pairs in by_run.values())
+
+
 def _lr_text(lr) -> str:
     return "tuned on validation" if lr == TUNED else f"learning rate {lr:g}"
 
@@ -109,11 +126,13 @@ def explore(runs: list[dict], strategy: str, lr: float, labels: int, *, chance: 
     mine = summarise(runs, strategy, lr, labels)
     scratch = summarise(runs, SCRATCH, lr, labels)
     state = {"strategy": strategy, "lr": lr, "labels": labels, "summary": mine, "scratch": scratch,
-             "gap": None, "best": None}
+             "gap": None, "best": None, "lr_free": lr_free(runs, strategy)}
     at_labels = {(r["strategy"], r["lr"]) for r in runs if r["labels"] == labels}
     means = {k: summarise(runs, k[0], k[1], labels)["mean"] for k in at_labels}
     if means:
         state["best"] = max(means, key=means.get)
+        if lr_free(runs, state["best"][0]):            # its lr is a label, not a choice
+            state["best"] = (state["best"][0], None)
     if mine is None:
         state["flag"] = "not computed"
         return state
@@ -167,6 +186,8 @@ def _sentence(state: dict) -> str:
         return (f"<b>{state['strategy']}</b>, {_lr_text(state['lr'])}, with {state['labels']} labels per "
                 "class was not computed in this run.")
     lr = f"lr {s['lr']:g}" + (" (tuned on validation)" if state["lr"] == TUNED else "")
+    if state.get("lr_free"):
+        lr = "no learning rate (nothing to train)"
     text = (f"<b>{state['strategy']}</b>, {lr}, {state['labels']} labels per class: "
             f"accuracy <b>{s['mean']:.1%}</b> ± {s['std']:.1%} over {s['n']} seeds")
     if state["gap"] is not None:
@@ -174,7 +195,8 @@ def _sentence(state: dict) -> str:
     colour = PALETTE[3] if state["flag"] in ("worse than scratch", "near chance") else "black"
     text += f"<br><b style='color:{colour}'>{state['flag']}</b>"
     if state["best"] is not None:
-        text += f"; best here: {state['best'][0]} at lr {state['best'][1]:g}"
+        best, best_lr = state["best"]
+        text += f"; best here: {best}" + ("" if best_lr is None else f" at lr {best_lr:g}")
     return text
 
 
