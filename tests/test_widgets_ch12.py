@@ -60,3 +60,18 @@ def test_the_same_seed_gives_the_same_run():
         w.controls["step"].click()
     assert np.array_equal(a.state["fractions"], b.state["fractions"])
     assert a.state["d_loss"] == b.state["d_loss"]
+
+
+def test_the_stepper_leaves_the_notebook_backend_alone():
+    """Drawing the stepper's picture must not switch pyplot's backend: in a notebook that
+    would hide every later figure (plt.show() does nothing under Agg)."""
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        w = gan_stepper(hidden=8, max_steps=5)
+        w.controls["step"].click()
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)

@@ -77,9 +77,8 @@ def draw_ring(gan, fig=None, lim: float = 3.0, title: str | None = None, ax=None
 
 
 def _png(gan, title) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    # A bare Figure draws itself with Agg; never call matplotlib.use() here, which would
+    # switch pyplot away from the notebook's inline backend and hide every later figure.
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(4.6, 4.2))
