@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from dlcore.widgets.ch12 import SETTINGS, coverage_flag, gan_stepper
+from dlcore.torch.generative import sample_ring
+from dlcore.widgets.ch12 import SETTINGS, coverage_flag, gan_stepper, is_clump
 
 
 @pytest.mark.parametrize("covered,on_modes,best,flag", [
@@ -15,9 +17,31 @@ from dlcore.widgets.ch12 import SETTINGS, coverage_flag, gan_stepper
     (5, 0.1, 8, "mode collapse"),          # coverage fell well below the best so far
     (0, 0.0, 0, "not on the modes yet"),
     (6, 0.1, 7, "not on the modes yet"),
+    (0, 0.0, 2, "not on the modes yet"),   # early flicker before the ring was ever covered
+    (4, 0.1, 6, "not on the modes yet"),
 ])
 def test_coverage_flag_at_the_extremes(covered, on_modes, best, flag):
     assert coverage_flag(covered, on_modes, best) == flag
+
+
+def test_a_clump_between_modes_is_flagged_as_collapse():
+    # a collapsed generator's clump can sit between two modes and cover none of them
+    assert coverage_flag(0, 0.0, 1, clumped=True) == "mode collapse"
+    assert coverage_flag(8, 0.9, 8, clumped=True) == "covers the ring"
+
+
+def test_is_clump_tells_a_clump_from_the_ring_and_from_an_untrained_blob():
+    rng = np.random.default_rng(0)
+    angle = np.pi / 8                                        # between two modes
+    clump = 2 * np.array([np.cos(angle), np.sin(angle)]) + 0.1 * rng.normal(size=(500, 2))
+    assert is_clump(clump, 2.0)
+    assert not is_clump(clump, 8.0)                          # the test scales with radius
+    ring = sample_ring(2000, sigma=0.1, generator=torch.Generator().manual_seed(0)).numpy()
+    assert not is_clump(ring, 2.0)
+    assert not is_clump(0.05 * rng.normal(size=(500, 2)), 2.0)   # untrained: at the origin
+    half = ring[ring[:, 0] > 0.5]                            # three modes on one side
+    assert not is_clump(half, 2.0)
+    assert not is_clump(np.zeros((1, 2))) and not is_clump(np.full((5, 2), np.nan))
 
 
 def test_flag_follows_k_for_a_smaller_ring():
@@ -36,6 +60,7 @@ def test_every_setting_steps_and_resets(setting):
         assert w.state["step"] == before + n
         assert np.isfinite(w.state["d_loss"]) and 0 <= w.state["covered"] <= 8
         assert w.state["fractions"].shape == (8,) and 0 <= w.state["on_modes"] <= 1
+        assert isinstance(w.state["clumped"], bool)
         assert "modes covered" in w.children[2].value and w.children[3].value
     w.controls["reset"].click()
     assert w.state["step"] == 0 and w.state["best"] == 0

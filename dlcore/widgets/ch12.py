@@ -6,8 +6,9 @@ watch the real points, the generated points and the discriminator's decision sur
 probability that a point is real). The explorer counts the modes the generator covers (a
 mode is covered when at least 2% of 2,000 generated points lie within 3 sigma of it, see
 :func:`dlcore.torch.generative.mode_coverage`) and flags **mode collapse** when the
-generated points sit on modes but miss some, or when coverage falls well below the best
-seen so far. Controls and results are attributes, which is how
+generated points sit on modes but miss some, when they bunch into one clump away from the
+ring's centre (:func:`is_clump`: a collapsed generator's clump can sit between modes,
+covering none), or when the ring was covered and coverage then fell by two modes or more. Controls and results are attributes, which is how
 ``tests/test_widgets_ch12.py`` drives it::
 
     stepper = gan_stepper()
@@ -25,7 +26,7 @@ import numpy as np
 
 from ..plot import PALETTE
 
-__all__ = ["SETTINGS", "coverage_flag", "draw_ring", "gan_stepper"]
+__all__ = ["SETTINGS", "coverage_flag", "draw_ring", "gan_stepper", "is_clump"]
 
 #: The explorer's settings: keyword arguments of :class:`dlcore.torch.generative.RingGAN`.
 SETTINGS = {
@@ -37,18 +38,40 @@ SETTINGS = {
 GOOD_COVERAGE = 7
 #: Fraction of generated points near some mode above which the generator "has found modes".
 ON_MODES = 0.3
+#: A clump: per-axis spread below this fraction of the radius (the ring's own is 0.71) ...
+CLUMP_SPREAD = 0.25
+#: ... with its centre further than this fraction of the radius from the ring's centre.
+CLUMP_OFFSET = 0.5
 
 
-def coverage_flag(covered: int, on_modes: float, best: int, k: int = 8) -> str:
+def is_clump(points, radius: float = 2.0) -> bool:
+    """Whether the ``(N, 2)`` points bunch into one clump away from the ring's centre.
+
+    True when their mean per-axis standard deviation is below ``CLUMP_SPREAD * radius``
+    and their mean lies more than ``CLUMP_OFFSET * radius`` from the origin. Points spread
+    round the ring (spread about ``0.71 * radius``, mean near 0) and an untrained generator's
+    blob at the origin are not clumps.
+    """
+    p = np.asarray(points, dtype=float).reshape(-1, 2)
+    p = p[np.isfinite(p).all(axis=1)]
+    if len(p) < 2:
+        return False
+    return bool(p.std(axis=0).mean() < CLUMP_SPREAD * radius
+                and np.linalg.norm(p.mean(axis=0)) > CLUMP_OFFSET * radius)
+
+
+def coverage_flag(covered: int, on_modes: float, best: int, k: int = 8,
+                  clumped: bool = False) -> str:
     """The explorer's verdict: ``"mode collapse"``, ``"not on the modes yet"`` or ``"covers the ring"``.
 
     ``covered``: modes covered now; ``on_modes``: fraction of generated points near any
-    mode; ``best``: the most modes covered so far in this run.
+    mode; ``best``: the most modes covered so far in this run; ``clumped``: the generated
+    points form one clump off the centre (:func:`is_clump`).
     """
     good = min(GOOD_COVERAGE, k)
     if covered >= good:
         return "covers the ring"
-    if on_modes >= ON_MODES or best - covered >= 2:
+    if on_modes >= ON_MODES or clumped or (best >= good and best - covered >= 2):
         return "mode collapse"
     return "not on the modes yet"
 
@@ -116,7 +139,8 @@ def gan_stepper(seed: int = 0, *, hidden: int = 128, max_steps: int = 500,
         gan = run["gan"]
         covered, fractions, on_modes = gan.coverage()
         run["best"] = max(run["best"], covered)
-        flag = coverage_flag(covered, on_modes, run["best"], gan.k)
+        clumped = is_clump(gan.samples(), gan.radius)
+        flag = coverage_flag(covered, on_modes, run["best"], gan.k, clumped)
         colour = {"mode collapse": "#D55E00", "covers the ring": "#009E73"}.get(flag, "#555")
         d_loss = gan.history["d_loss"][-1] if gan.history["d_loss"] else float("nan")
         info.value = (f"step {gan.step_count}: <b>{covered} of {gan.k} modes covered</b>, "
@@ -124,8 +148,8 @@ def gan_stepper(seed: int = 0, *, hidden: int = 128, max_steps: int = 500,
                       f"&mdash; <b style='color:{colour}'>{flag}</b>")
         picture.value = _png(gan, f"{choice.value.split(' (')[0]}, step {gan.step_count}")
         box.state.update(step=gan.step_count, covered=covered, fractions=fractions,
-                         on_modes=on_modes, best=run["best"], flag=flag, d_loss=d_loss,
-                         setting=choice.value)
+                         on_modes=on_modes, best=run["best"], clumped=clumped, flag=flag,
+                         d_loss=d_loss, setting=choice.value)
 
     def do_step(_=None):
         run["gan"].step(steps.value)
