@@ -144,7 +144,8 @@ def gan_stepper(seed: int = 0, *, hidden: int = 128, max_steps: int = 500,
         colour = {"mode collapse": "#D55E00", "covers the ring": "#009E73"}.get(flag, "#555")
         d_loss = gan.history["d_loss"][-1] if gan.history["d_loss"] else float("nan")
         info.value = (f"step {gan.step_count}: <b>{covered} of {gan.k} modes covered</b>, "
-                      f"{on_modes:.0%} of generated points on a mode, D loss {d_loss:.3f} "
+                      f"{on_modes:.0%} of generated points on a mode, D loss "
+                      f"{'not yet measured' if np.isnan(d_loss) else f'{d_loss:.3f}'} "
                       f"&mdash; <b style='color:{colour}'>{flag}</b>")
         picture.value = _png(gan, f"{choice.value.split(' (')[0]}, step {gan.step_count}")
         box.state.update(step=gan.step_count, covered=covered, fractions=fractions,
