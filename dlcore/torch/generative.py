@@ -237,7 +237,8 @@ class _MinibatchStd(nn.Module):
 
 
 class RingGAN:
-    """A small GAN on the ring of Gaussians, trained one step (one D and one G update) at a time.
+    """A small GAN on the ring of Gaussians, trained a step at a time (one D update, then
+    ``g_steps`` G updates).
 
     Args:
         d_lr, g_lr: Adam learning rates (betas 0.5, 0.999) of the discriminator and generator.
