@@ -6,15 +6,7 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 
-from dlcore.widgets.ch13 import (
-    TUNED,
-    draw_curves,
-    explore,
-    lr_free,
-    summarise,
-    transfer_explorer,
-    tuned_lr,
-)
+from dlcore.widgets.ch13 import draw_curves, explore, summarise, transfer_explorer
 
 LABELS = (1, 5, 50)
 
@@ -116,79 +108,3 @@ def test_bad_runs_are_named(runs, match):
 def test_bad_chance():
     with pytest.raises(ValueError, match="chance"):
         transfer_explorer(_runs(), chance=1.5)
-
-
-def _runs_with_val():
-    """As _runs, plus validation accuracies, and a scratch lr 1e-2 that is 5 points better."""
-    runs = [dict(r, val_accuracy=r["accuracy"]) for r in _runs()]
-    runs += [dict(r, lr=1e-2, accuracy=r["accuracy"] + 0.05, val_accuracy=r["accuracy"] + 0.05)
-             for r in _runs() if r["strategy"] == "scratch" and r["lr"] == 1e-3]
-    return runs
-
-
-def test_tuned_learning_rate_is_offered_first_and_chosen_per_strategy():
-    ex = transfer_explorer(_runs_with_val())
-    assert ex.controls["lr"].options[0] == (TUNED, TUNED) and ex.controls["lr"].value == TUNED
-    ex.controls["strategy"].value = "fine-tune"
-    ex.controls["labels"].value = 1
-    assert ex.state["summary"]["lr"] == pytest.approx(1e-3)      # 0.5 is near chance on validation
-    assert ex.state["scratch"]["lr"] == pytest.approx(1e-2)      # scratch gets its own best lr
-    assert ex.state["gap"] == pytest.approx(0.15)                # not 0.2: scratch was tuned too
-    assert "tuned on validation" in ex.label.value and "+15.0 points" in ex.label.value
-    ex.controls["lr"].value = 1e-3                               # a fixed lr still works
-    assert ex.state["gap"] == pytest.approx(0.2)
-
-
-def test_tuned_lr_follows_validation_not_test():
-    runs = [dict(r, val_accuracy=r["accuracy"]) for r in _runs()]
-    for r in runs:                       # make lr 0.5 look best on validation only
-        if r["lr"] == 0.5:
-            r["val_accuracy"] = 0.99
-    assert tuned_lr(runs, "fine-tune", 5) == pytest.approx(0.5)
-    s = summarise(runs, "fine-tune", TUNED, 5)
-    assert s["lr"] == pytest.approx(0.5) and s["mean"] < 0.3
-    assert tuned_lr(_runs(), "fine-tune", 5) is None and summarise(_runs(), "fine-tune", TUNED, 5) is None
-
-
-def test_no_tuned_option_without_validation_accuracies():
-    ex = transfer_explorer(_runs())
-    assert TUNED not in [v for _, v in ex.controls["lr"].options]
-    runs = _runs()
-    runs[0] = dict(runs[0], val_accuracy=0.5)            # only some runs have one: not offered
-    assert TUNED not in [v for _, v in transfer_explorer(runs).controls["lr"].options]
-
-
-def test_tuned_curves_draw():
-    runs = _runs_with_val()
-    state = explore(runs, "fine-tune", TUNED, 5, chance=0.2)
-    fig = draw_curves(runs, state, chance=0.2)
-    ax = fig.axes[0]
-    assert "tuned on validation" in ax.get_title()
-    assert len(ax.get_lines()) >= 3
-
-
-def test_bad_validation_accuracy_is_named():
-    runs = [dict(r, val_accuracy=r["accuracy"]) for r in _runs()]
-    runs[3]["val_accuracy"] = 95.0
-    with pytest.raises(ValueError, match="val_accuracy"):
-        transfer_explorer(runs)
-
-
-def test_a_rule_without_learning_rate_is_not_given_one():
-    """The nearest class mean is recorded at every lr with the same accuracy: no lr named."""
-    runs = _runs_with_val()
-    runs += [dict(r, strategy="nearest mean", accuracy=min(1.0, r["accuracy"] + 0.3),
-                  val_accuracy=min(1.0, r["accuracy"] + 0.3))
-             for r in runs if r["strategy"] == "scratch" and r["lr"] == 1e-3]
-    runs += [dict(r, lr=lr) for r in runs if r["strategy"] == "nearest mean"
-             for lr in (0.5, 1e-2)]
-    assert lr_free(runs, "nearest mean") and not lr_free(runs, "fine-tune")
-    assert not lr_free(_runs(), "scratch")
-    ex = transfer_explorer(runs)
-    ex.controls["strategy"].value = "nearest mean"
-    for _, lr in ex.controls["lr"].options:
-        ex.controls["lr"].value = lr
-        assert ex.state["lr_free"] and "no learning rate" in ex.label.value
-        assert ex.state["best"] == ("nearest mean", None) and "at lr" not in ex.label.value
-    ex.controls["strategy"].value = "fine-tune"
-    assert not ex.state["lr_free"] and "no learning rate" not in ex.label.value

@@ -15,14 +15,8 @@ rate, and a flag for what to notice:
 * ``"near chance"`` -- the run learned almost nothing (e.g. a learning rate far too high);
 * ``"this is scratch"`` when the strategy is scratch itself.
 
-Runs are records ``{"strategy", "lr", "labels", "seed", "accuracy"}``. When every run also
-has a ``"val_accuracy"`` (measured on a validation split, not on the test set), the learning
-rate menu offers ``"tuned on validation"`` first, and selects it: every strategy, scratch
-included, is then shown at the learning rate whose mean validation accuracy over seeds was
-best for that strategy and number of labels, the fair way to compare arms. A strategy
-whose accuracies do not change with the learning rate (a rule with nothing to train, such
-as the chapter's nearest class mean) is shown with "no learning rate" (:func:`lr_free`).
-``tests/test_widgets_ch13.py`` drives the explorer without a browser::
+Runs are records ``{"strategy", "lr", "labels", "seed", "accuracy"}``; ``tests/test_widgets_ch13.py``
+drives the explorer without a browser::
 
     explorer = transfer_explorer(runs, chance=0.2)
     explorer.controls["labels"].value = 1
@@ -41,7 +35,6 @@ import numpy as np
 from ..plot import PALETTE
 
 SCRATCH = "scratch"
-TUNED = "tuned on validation"
 _KEYS = ("strategy", "lr", "labels", "seed", "accuracy")
 
 
@@ -53,72 +46,23 @@ def _check_runs(runs: Iterable[dict]) -> list[dict]:
         if not isinstance(r, dict) or any(k not in r for k in _KEYS):
             got = sorted(r) if isinstance(r, dict) else type(r).__name__
             raise ValueError(f"run {i} must be a dict with keys {list(_KEYS)}; got {got}")
-        for key in ("accuracy", "val_accuracy"):
-            acc = float(r.get(key, 0.0))
-            if not (0.0 <= acc <= 1.0):
-                raise ValueError(f"run {i} has {key} {acc}, expected a fraction in [0, 1]")
+        acc = float(r["accuracy"])
+        if not (0.0 <= acc <= 1.0):
+            raise ValueError(f"run {i} has accuracy {acc}, expected a fraction in [0, 1]")
     if not any(r["strategy"] == SCRATCH for r in runs):
         raise ValueError(f"the runs need a {SCRATCH!r} strategy to compare against; got strategies "
                          f"{sorted({r['strategy'] for r in runs})}")
-    with_val = all("val_accuracy" in r for r in runs)
-    out = []
-    for r in runs:
-        rec = {"strategy": str(r["strategy"]), "lr": float(r["lr"]), "labels": int(r["labels"]),
-               "seed": int(r["seed"]), "accuracy": float(r["accuracy"])}
-        if with_val:
-            rec["val_accuracy"] = float(r["val_accuracy"])
-        out.append(rec)
-    return out
+    return [{"strategy": str(r["strategy"]), "lr": float(r["lr"]), "labels": int(r["labels"]),
+             "seed": int(r["seed"]), "accuracy": float(r["accuracy"])} for r in runs]
 
 
-def tuned_lr(runs: list[dict], strategy: str, labels: int) -> float | None:
-    """The learning rate with the best mean ``val_accuracy`` over seeds, or None if none recorded."""
-    lrs = sorted({r["lr"] for r in runs if r["strategy"] == strategy and r["labels"] == labels
-                  and "val_accuracy" in r})
-    if not lrs:
-        return None
-
-    def val(lr):
-        return np.mean([r["val_accuracy"] for r in runs if r["strategy"] == strategy
-                        and r["labels"] == labels and math.isclose(r["lr"], lr)])
-
-    return max(lrs, key=val)
-
-
-def summarise(runs: list[dict], strategy: str, lr, labels: int) -> dict | None:
-    """Mean, standard deviation (over seeds, ddof=0), count and lr of the matching runs, or None.
-
-    ``lr`` may be :data:`TUNED`: the learning rate :func:`tuned_lr` picks for this strategy
-    and number of labels.
-    """
-    if lr == TUNED:
-        lr = tuned_lr(runs, strategy, labels)
-        if lr is None:
-            return None
+def summarise(runs: list[dict], strategy: str, lr: float, labels: int) -> dict | None:
+    """Mean, standard deviation (over seeds, ddof=0) and count of the matching runs, or None."""
     accs = [r["accuracy"] for r in runs
             if r["strategy"] == strategy and math.isclose(r["lr"], lr) and r["labels"] == labels]
     if not accs:
         return None
-    return {"mean": float(np.mean(accs)), "std": float(np.std(accs)), "n": len(accs), "lr": float(lr)}
-
-
-def lr_free(runs: list[dict], strategy: str) -> bool:
-    """True when ``strategy`` was run at several learning rates and they made no difference.
-
-    A rule with nothing to train (the chapter's nearest class mean) is recorded once per
-    learning rate with the same accuracies; the explorer then says "no learning rate"
-    instead of naming one.
-    """
-    by_run: dict = {}
-    for r in runs:
-        if r["strategy"] == strategy:
-            by_run.setdefault((r["labels"], r["seed"]), set()).add((r["lr"], r["accuracy"]))
-    lrs = {lr for pairs in by_run.values() for lr, _ in pairs}
-    return len(lrs) > 1 and all(len({a for _, a in pairs}) == 1 for pairs in by_run.values())
-
-
-def _lr_text(lr) -> str:
-    return "tuned on validation" if lr == TUNED else f"learning rate {lr:g}"
+    return {"mean": float(np.mean(accs)), "std": float(np.std(accs)), "n": len(accs)}
 
 
 def explore(runs: list[dict], strategy: str, lr: float, labels: int, *, chance: float) -> dict:
@@ -126,13 +70,11 @@ def explore(runs: list[dict], strategy: str, lr: float, labels: int, *, chance: 
     mine = summarise(runs, strategy, lr, labels)
     scratch = summarise(runs, SCRATCH, lr, labels)
     state = {"strategy": strategy, "lr": lr, "labels": labels, "summary": mine, "scratch": scratch,
-             "gap": None, "best": None, "lr_free": lr_free(runs, strategy)}
+             "gap": None, "best": None}
     at_labels = {(r["strategy"], r["lr"]) for r in runs if r["labels"] == labels}
     means = {k: summarise(runs, k[0], k[1], labels)["mean"] for k in at_labels}
     if means:
         state["best"] = max(means, key=means.get)
-        if lr_free(runs, state["best"][0]):            # its lr is a label, not a choice
-            state["best"] = (state["best"][0], None)
     if mine is None:
         state["flag"] = "not computed"
         return state
@@ -160,10 +102,8 @@ def draw_curves(runs: list[dict], state: dict, *, chance: float, fig=None):
     ax = fig.add_subplot(1, 1, 1)
     strategies = sorted({r["strategy"] for r in runs}, key=lambda s: (s == SCRATCH, s))
     for strategy, colour in zip(strategies, PALETTE):
-        xs = sorted({r["labels"] for r in runs if r["strategy"] == strategy})
+        xs = sorted({r["labels"] for r in runs if r["strategy"] == strategy and math.isclose(r["lr"], state["lr"])})
         stats = [summarise(runs, strategy, state["lr"], x) for x in xs]
-        xs = [x for x, st in zip(xs, stats) if st is not None]
-        stats = [st for st in stats if st is not None]
         if not xs:
             continue
         mean = np.array([s["mean"] for s in stats])
@@ -175,7 +115,7 @@ def draw_curves(runs: list[dict], state: dict, *, chance: float, fig=None):
     ax.axhline(chance, color="grey", ls=":", lw=1, label="chance")
     ax.set_xscale("log")
     ax.set(xlabel="labels per class (log scale)", ylabel="test accuracy",
-           title=f"Label efficiency, {_lr_text(state['lr'])} (band: ±1 std over seeds)", ylim=(0, 1))
+           title=f"Label efficiency at learning rate {state['lr']:g} (band: ±1 std over seeds)", ylim=(0, 1))
     ax.legend(fontsize=8, loc="lower right")
     return fig
 
@@ -183,20 +123,16 @@ def draw_curves(runs: list[dict], state: dict, *, chance: float, fig=None):
 def _sentence(state: dict) -> str:
     s = state["summary"]
     if s is None:
-        return (f"<b>{state['strategy']}</b>, {_lr_text(state['lr'])}, with {state['labels']} labels per "
-                "class was not computed in this run.")
-    lr = f"lr {s['lr']:g}" + (" (tuned on validation)" if state["lr"] == TUNED else "")
-    if state.get("lr_free"):
-        lr = "no learning rate (nothing to train)"
-    text = (f"<b>{state['strategy']}</b>, {lr}, {state['labels']} labels per class: "
+        return (f"<b>{state['strategy']}</b> at lr {state['lr']:g} with {state['labels']} labels per class "
+                "was not computed in this run.")
+    text = (f"<b>{state['strategy']}</b>, lr {state['lr']:g}, {state['labels']} labels per class: "
             f"accuracy <b>{s['mean']:.1%}</b> ± {s['std']:.1%} over {s['n']} seeds")
     if state["gap"] is not None:
         text += f"; {state['gap'] * 100:+.1f} points against scratch ({state['scratch']['mean']:.1%})"
     colour = PALETTE[3] if state["flag"] in ("worse than scratch", "near chance") else "black"
     text += f"<br><b style='color:{colour}'>{state['flag']}</b>"
     if state["best"] is not None:
-        best, best_lr = state["best"]
-        text += f"; best here: {best}" + ("" if best_lr is None else f" at lr {best_lr:g}")
+        text += f"; best here: {state['best'][0]} at lr {state['best'][1]:g}"
     return text
 
 
@@ -218,16 +154,14 @@ class TransferExplorer(widgets.VBox):
         self.chance = float(chance)
         labels = sorted({r["labels"] for r in self.runs})
         strategies = sorted({r["strategy"] for r in self.runs}, key=lambda s: (s == SCRATCH, s))
-        lrs = [(f"{lr:g}", lr) for lr in sorted({r["lr"] for r in self.runs})]
-        if all("val_accuracy" in r for r in self.runs):
-            lrs.insert(0, (TUNED, TUNED))
+        lrs = sorted({r["lr"] for r in self.runs})
         style = {"description_width": "120px"}
         self.controls = {
             "labels": widgets.SelectionSlider(options=labels, value=labels[0], description="labels per class",
                                               continuous_update=False, style=style),
             "strategy": widgets.Dropdown(options=strategies, value=strategies[0], description="strategy",
                                          style=style),
-            "lr": widgets.Dropdown(options=lrs, value=lrs[0][1],
+            "lr": widgets.Dropdown(options=[(f"{lr:g}", lr) for lr in lrs], value=lrs[0],
                                    description="learning rate", style=style),
         }
         self.label = widgets.HTML()
@@ -255,8 +189,7 @@ def transfer_explorer(runs, *, chance: float = 0.2) -> TransferExplorer:
 
     Args:
         runs: records ``{"strategy", "lr", "labels", "seed", "accuracy"}`` (accuracy in [0, 1]),
-            with at least one ``"scratch"`` strategy to compare against; with a
-            ``"val_accuracy"`` in every record the menu also offers :data:`TUNED`.
+            with at least one ``"scratch"`` strategy to compare against.
         chance: the accuracy of guessing (0.2 for five classes).
 
     Returns:
