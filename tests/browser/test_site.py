@@ -26,12 +26,17 @@ SCREENSHOTS = ROOT / "_build" / "screenshots"
 TOC = (ROOT / "book" / "_toc.yml").read_text()
 PAGES = ["book/intro"] + [f for f in re.findall(r"file:\s*(\S+)", TOC)]
 PAGES = list(dict.fromkeys(PAGES))
+WAIT_MS = 90_000
 SCREENSHOT_PAGES = {"book/intro", "chapters/01_introduction", "exercises/solutions/01_introduction"}
 
 
 def _visit(browser, url, width=1280, height=900):
     """Open ``url``; return (page, response, problems) after the page has settled."""
     page = browser.new_page(viewport={"width": width, "height": height})
+    # A CI runner with two busy cores once took over 30 s (Playwright's default) to reach
+    # "networkidle" on one page that loads in under 3 s otherwise: waits get WAIT_MS.
+    page.set_default_timeout(WAIT_MS)
+    page.set_default_navigation_timeout(WAIT_MS)
     problems: list[str] = []
     host = urlparse(url).netloc
 
@@ -63,10 +68,10 @@ def test_page(browser, base_url, site_root, doc):
         html = page.content()
         has_math = page.locator("span.math, div.math").count() > 0
         if has_math:
-            page.wait_for_selector("mjx-container", state="attached", timeout=20_000)
+            page.wait_for_selector("mjx-container", state="attached", timeout=WAIT_MS)
         if "application/vnd.jupyter.widget-view+json" in (site_root / f"{doc}.html").read_text():
             # some widgets are hidden on purpose (finished progress bars): wait for a visible one
-            page.locator(".jupyter-widgets >> visible=true").first.wait_for(timeout=20_000)
+            page.locator(".jupyter-widgets >> visible=true").first.wait_for(timeout=WAIT_MS)
             assert page.locator(".widget-slider, .widget-hslider, .widget-button, .widget-dropdown, "
                                 ".widget-toggle-buttons, .widget-image").count() > 0, "no widget control rendered"
             page.wait_for_load_state("networkidle")  # fonts and images the widgets asked for
@@ -184,9 +189,9 @@ def _settle(page, site_root, doc):
     """Wait for MathJax and the widgets (when the page has them) to finish."""
     html = _source(site_root, doc)
     if 'class="math' in html:
-        page.wait_for_selector("mjx-container", state="attached", timeout=20_000)
+        page.wait_for_selector("mjx-container", state="attached", timeout=WAIT_MS)
     if "application/vnd.jupyter.widget-view+json" in html:
-        page.locator(".jupyter-widgets >> visible=true").first.wait_for(timeout=20_000)
+        page.locator(".jupyter-widgets >> visible=true").first.wait_for(timeout=WAIT_MS)
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(700)
 
@@ -306,7 +311,7 @@ def test_static_widgets_are_disabled_and_labelled(browser, base_url, site_root, 
     page, _, problems = _visit(browser, base_url + doc + ".html", *LAPTOP)
     try:
         _settle(page, site_root, doc)
-        page.locator(".widget-slider, .widget-hslider, .widget-dropdown, .widget-button").first.wait_for(timeout=20_000)
+        page.locator(".widget-slider, .widget-hslider, .widget-dropdown, .widget-button").first.wait_for(timeout=WAIT_MS)
         explorers = page.locator(".cell_output.widget-static")
         assert explorers.count() >= 1, "no explorer is marked as a static view"
         for i in range(explorers.count()):
