@@ -27,6 +27,7 @@ from dlcore.torch.generative import (
     sample_ring,
     train_autoencoder,
     train_dcgan,
+    train_ring_gans,
     vae_loss,
 )
 
@@ -147,3 +148,43 @@ def test_dcgan_shapes_snapshots_and_step_cap(monkeypatch):
     assert len(hist["d_loss"]) == 2 and sorted(hist["snapshots"]) == [0, 2]
     assert generate(G, 7, seed=0).shape == (7, 1, 28, 28)
     assert torch.equal(generate(G, 7, seed=0), generate(G, 7, seed=0))
+
+
+def test_train_ring_gans_in_threads_equals_a_serial_run():
+    arms = {"a": {}, "b": {"g_steps": 2}, "c": {"g_steps": 2, "minibatch_std": True}}
+    common = {"seed": 1, "hidden": 8, "batch_size": 16, "sigma": 0.1}
+    threads_before = torch.get_num_threads()
+    gans, cov = train_ring_gans(arms, steps=6, every=3, **common)
+    assert torch.get_num_threads() == threads_before
+    for name, kw in arms.items():
+        ref = RingGAN(**common, **kw)
+        serial = []
+        for _ in range(2):
+            ref.step(3)
+            covered, _, on_modes = ref.coverage()
+            serial.append((covered, on_modes))
+        assert cov[name] == serial
+        assert gans[name].step_count == 6
+        assert np.array_equal(gans[name].samples(), ref.samples())
+        assert gans[name].history == ref.history
+
+
+def test_train_ring_gans_rejects_bad_rounds_and_reports_progress():
+    with pytest.raises(ValueError, match="steps >= every"):
+        train_ring_gans({"a": {}}, steps=2, every=3, hidden=4)
+    with pytest.raises(ValueError, match="steps >= every"):
+        train_ring_gans({"a": {}}, steps=5, every=0, hidden=4)
+    updates = []
+
+    class Bar:
+        def __init__(self, total):
+            updates.append(("total", total))
+
+        def update(self, n):
+            updates.append(n)
+
+        def close(self):
+            updates.append("closed")
+
+    train_ring_gans({"a": {}, "b": {}}, steps=4, every=2, hidden=4, batch_size=8, progress=Bar)
+    assert updates[0] == ("total", 4) and updates[1:-1] == [1] * 4 and updates[-1] == "closed"

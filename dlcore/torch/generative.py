@@ -29,7 +29,7 @@ from .vision import as_images
 __all__ = [
     "VAE", "Autoencoder", "DCDiscriminator", "DCGenerator", "RingGAN", "discriminator_loss",
     "frechet_distance", "gaussian_kl", "generate", "gaussian_stats", "generator_loss", "mask_noise",
-    "mode_coverage", "ring_modes", "sample_ring", "train_autoencoder", "train_dcgan",
+    "mode_coverage", "ring_modes", "sample_ring", "train_autoencoder", "train_dcgan", "train_ring_gans",
     "vae_loss",
 ]
 
@@ -251,7 +251,7 @@ class RingGAN:
         k, radius, sigma: the ring (see :func:`sample_ring`).
     """
 
-    def __init__(self, *, d_lr: float = 1e-3, g_lr: float = 1e-3, batch_size: int = 256,
+    def __init__(self, *, d_lr: float = 1e-3, g_lr: float = 1e-3, batch_size: int = 128,
                  minibatch_std: bool = False, hidden: int = 128, z_dim: int = 2,
                  loss: str = "non-saturating", g_steps: int = 1, seed: int = 0, k: int = 8,
                  radius: float = 2.0, sigma: float = 0.05):
@@ -266,8 +266,10 @@ class RingGAN:
         tail = [_MinibatchStd(), nn.Linear(hidden + 1, 1)] if minibatch_std else [
             nn.Linear(hidden, 1)]
         self.D = nn.Sequential(*body, *tail)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=(0.5, 0.999))
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=g_lr, betas=(0.5, 0.999))
+        # fused: one kernel per update instead of a Python loop over the six tensors, about
+        # 30% faster for networks this small on a CPU (the same Adam, up to rounding)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=(0.5, 0.999), fused=True)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=g_lr, betas=(0.5, 0.999), fused=True)
         self.gen = torch.Generator().manual_seed(seed + 1)
         self.z_eval = torch.randn(2000, z_dim, generator=torch.Generator().manual_seed(seed + 2))
         self.step_count = 0
@@ -321,6 +323,65 @@ class RingGAN:
         gx, gy = np.meshgrid(xs, xs)
         grid = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)
         return xs, xs, torch.sigmoid(self.D(grid)).numpy().reshape(n, n)
+
+
+def train_ring_gans(settings: dict, *, steps: int, every: int = 100, workers: int = 2,
+                    progress=None, **common) -> tuple[dict, dict]:
+    """Train one :class:`RingGAN` per entry of ``settings`` side by side.
+
+    Args:
+        settings: ``{name: keyword arguments of RingGAN}``.
+        steps: steps per GAN, taken in rounds of ``every``; the number of rounds is capped by
+            ``DLCORE_MAX_STEPS`` when set (as :func:`dlcore.torch.capped` caps a loop).
+        workers: threads that step the GANs.
+        progress: a factory such as ``functools.partial(tqdm, leave=False)``, called with
+            ``total=`` (the number of rounds of all GANs) and updated after each round.
+        common: keyword arguments for every GAN (``seed``, ``sigma``, ...).
+
+    Returns:
+        ``(gans, coverage)``: ``{name: RingGAN}``, and ``{name: [(modes covered, fraction of
+        points on a mode), ...]}`` from :meth:`RingGAN.coverage` after every round.
+
+    The networks are built one after another in the calling thread (their first weights
+    come from torch's global generator), then stepped in ``workers`` threads with one
+    intra-op thread each: networks this small leave a second core idle, and PyTorch
+    releases Python's GIL inside its operations, so two GANs train at once. Each GAN draws
+    its batches from its own generator, so the result equals that of a serial run.
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .devices import capped
+
+    if int(every) < 1 or int(steps) < int(every):
+        raise ValueError(f"need steps >= every >= 1, got steps={steps}, every={every}")
+    rounds = len(list(capped(range(int(steps) // int(every)))))
+    gans = {name: RingGAN(**{**common, **kw}) for name, kw in settings.items()}
+    coverage: dict[str, list] = {name: [] for name in gans}
+    bar = progress(total=rounds * len(gans)) if progress is not None else None
+    lock = threading.Lock()
+
+    def train(name):
+        gan = gans[name]
+        for _ in range(rounds):
+            gan.step(every)
+            covered, _, on_modes = gan.coverage()
+            coverage[name].append((covered, on_modes))
+            if bar is not None:
+                with lock:
+                    bar.update(1)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, int(workers))) as pool:
+            for done in [pool.submit(train, name) for name in gans]:
+                done.result()  # re-raises an error from a worker
+    finally:
+        torch.set_num_threads(threads)
+        if bar is not None:
+            bar.close()
+    return gans, coverage
 
 
 # --------------------------------------------------------------------------- DCGAN
