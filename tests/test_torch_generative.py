@@ -152,28 +152,85 @@ def test_dcgan_shapes_snapshots_and_step_cap(monkeypatch):
 
 def test_train_ring_gans_in_threads_equals_a_serial_run():
     arms = {"a": {}, "b": {"g_steps": 2}, "c": {"g_steps": 2, "minibatch_std": True}}
-    common = {"seed": 1, "hidden": 8, "batch_size": 16, "sigma": 0.1}
-    threads_before = torch.get_num_threads()
-    gans, cov = train_ring_gans(arms, steps=6, every=3, **common)
-    assert torch.get_num_threads() == threads_before
+    common = {"seed": 1, "hidden": 32, "batch_size": 64, "sigma": 0.1}
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)   # so that restoring it is visible even on a 1-core runner
+    try:
+        gans, cov = train_ring_gans(arms, steps=40, every=10, **common)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
     for name, kw in arms.items():
         ref = RingGAN(**common, **kw)
         serial = []
-        for _ in range(2):
-            ref.step(3)
+        for _ in range(4):
+            ref.step(10)
             covered, _, on_modes = ref.coverage()
             serial.append((covered, on_modes))
         assert cov[name] == serial
-        assert gans[name].step_count == 6
+        assert gans[name].step_count == 40
         assert np.array_equal(gans[name].samples(), ref.samples())
         assert gans[name].history == ref.history
 
 
+def test_train_ring_gans_steps_in_worker_threads_with_one_intra_op_thread(monkeypatch):
+    import threading
+
+    seen = []
+    original = RingGAN.step
+
+    def spy(self, n=1):
+        seen.append((threading.get_ident(), torch.get_num_threads()))
+        original(self, n)
+
+    monkeypatch.setattr(RingGAN, "step", spy)
+    train_ring_gans({"a": {}, "b": {}}, steps=4, every=2, hidden=4, batch_size=8)
+    assert len(seen) == 4 and {t for _, t in seen} == {1}
+    assert threading.get_ident() not in {i for i, _ in seen}
+
+
+def test_train_ring_gans_rounds_are_capped_by_max_steps(monkeypatch):
+    monkeypatch.setenv("DLCORE_MAX_STEPS", "1")
+    gans, cov = train_ring_gans({"a": {}}, steps=4, every=2, hidden=4, batch_size=8)
+    assert gans["a"].step_count == 2 and len(cov["a"]) == 1
+
+
+def test_train_ring_gans_stops_the_others_and_raises_when_one_fails(monkeypatch):
+    original = RingGAN.step
+
+    calls = []
+
+    def step(self, n=1):
+        if self.g_steps == 3:
+            raise FloatingPointError("broken GAN")
+        calls.append(self.batch_size)
+        original(self, n)
+
+    monkeypatch.setattr(RingGAN, "step", step)
+    closed = []
+
+    class Bar:
+        def __init__(self, total):
+            pass
+
+        def update(self, n):
+            pass
+
+        def close(self):
+            closed.append(True)
+
+    before = torch.get_num_threads()
+    with pytest.raises(FloatingPointError, match="broken GAN"):
+        train_ring_gans({"bad": {"g_steps": 3}, "ok": {}, "queued": {}}, steps=2000, every=1,
+                        workers=2, hidden=4, batch_size=8, progress=Bar)
+    assert torch.get_num_threads() == before and closed == [True]
+    assert len(calls) < 200   # of the 4,000 rounds the other two would have taken
+
+
 def test_train_ring_gans_rejects_bad_rounds_and_reports_progress():
-    with pytest.raises(ValueError, match="steps >= every"):
-        train_ring_gans({"a": {}}, steps=2, every=3, hidden=4)
-    with pytest.raises(ValueError, match="steps >= every"):
-        train_ring_gans({"a": {}}, steps=5, every=0, hidden=4)
+    for steps, every in ((2, 3), (5, 0), (250, 100)):
+        with pytest.raises(ValueError, match="multiple of every"):
+            train_ring_gans({"a": {}}, steps=steps, every=every, hidden=4)
     updates = []
 
     class Bar:
@@ -188,3 +245,9 @@ def test_train_ring_gans_rejects_bad_rounds_and_reports_progress():
 
     train_ring_gans({"a": {}, "b": {}}, steps=4, every=2, hidden=4, batch_size=8, progress=Bar)
     assert updates[0] == ("total", 4) and updates[1:-1] == [1] * 4 and updates[-1] == "closed"
+
+
+def test_ring_gan_settings_win_over_common_keywords():
+    gans, _ = train_ring_gans({"a": {"batch_size": 8}}, steps=1, every=1, hidden=4,
+                              batch_size=16)
+    assert gans["a"].batch_size == 8
