@@ -43,10 +43,19 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    # socketserver's default backlog is 5. A page that opens many connections at once on a
+    # busy 2-core runner can overflow it; the kernel then drops the connection attempts and
+    # the browser retries them with exponential back-off, so a page can take minutes to
+    # reach "networkidle" (seen twice on chapter 02 in CI).
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @pytest.fixture(scope="session")
 def base_url(site_root):
     handler = functools.partial(_QuietHandler, directory=str(site_root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"

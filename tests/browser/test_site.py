@@ -51,8 +51,17 @@ def _visit(browser, url, width=1280, height=900):
     page.on("console", lambda m: m.type == "error" and problems.append(f"console error: {m.text}"))
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} ({r.failure})"))
+    pending: set[str] = set()
+    page.on("request", lambda r: pending.add(r.url))
+    page.on("requestfinished", lambda r: pending.discard(r.url))
+    page.on("requestfailed", lambda r: pending.discard(r.url))
     response = page.goto(url, wait_until="load")
-    page.wait_for_load_state("networkidle")
+    try:
+        page.wait_for_load_state("networkidle")
+    except Exception as error:  # say which requests never finished
+        page.close()
+        raise AssertionError(f"{url} never went network-idle; requests still in flight: "
+                             f"{sorted(pending)[:10]}") from error
     return page, response, problems
 
 
