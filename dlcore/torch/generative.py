@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 import math
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 import numpy as np
 import torch
@@ -365,16 +367,12 @@ def train_ring_gans(settings: dict, *, steps: int, every: int = 100, workers: in
     caller is interrupted, the others stop at the end of their current round and the error
     is raised.
     """
-    import threading
-    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-
-    from .devices import capped
-
     steps, every = int(steps), int(every)
     if every < 1 or steps < every or steps % every:
         raise ValueError(f"steps must be a positive multiple of every >= 1, got "
                          f"steps={steps}, every={every}")
-    rounds = len(list(capped(range(steps // every))))
+    cap = max_steps()
+    rounds = steps // every if cap is None else min(steps // every, cap)
     gans = {name: RingGAN(**{**common, **kw}) for name, kw in settings.items()}
     coverage: dict[str, list] = {name: [] for name in gans}
     bar = progress(total=rounds * len(gans)) if progress is not None else None

@@ -77,10 +77,10 @@ def test_page(browser, base_url, site_root, doc):
         html = page.content()
         has_math = page.locator("span.math, div.math").count() > 0
         if has_math:
-            page.wait_for_selector("mjx-container", state="attached", timeout=WAIT_MS)
+            page.wait_for_selector("mjx-container", state="attached")
         if "application/vnd.jupyter.widget-view+json" in (site_root / f"{doc}.html").read_text():
             # some widgets are hidden on purpose (finished progress bars): wait for a visible one
-            page.locator(".jupyter-widgets >> visible=true").first.wait_for(timeout=WAIT_MS)
+            page.locator(".jupyter-widgets >> visible=true").first.wait_for()
             assert page.locator(".widget-slider, .widget-hslider, .widget-button, .widget-dropdown, "
                                 ".widget-toggle-buttons, .widget-image").count() > 0, "no widget control rendered"
             page.wait_for_load_state("networkidle")  # fonts and images the widgets asked for
@@ -198,9 +198,9 @@ def _settle(page, site_root, doc):
     """Wait for MathJax and the widgets (when the page has them) to finish."""
     html = _source(site_root, doc)
     if 'class="math' in html:
-        page.wait_for_selector("mjx-container", state="attached", timeout=WAIT_MS)
+        page.wait_for_selector("mjx-container", state="attached")
     if "application/vnd.jupyter.widget-view+json" in html:
-        page.locator(".jupyter-widgets >> visible=true").first.wait_for(timeout=WAIT_MS)
+        page.locator(".jupyter-widgets >> visible=true").first.wait_for()
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(700)
 
@@ -320,7 +320,7 @@ def test_static_widgets_are_disabled_and_labelled(browser, base_url, site_root, 
     page, _, problems = _visit(browser, base_url + doc + ".html", *LAPTOP)
     try:
         _settle(page, site_root, doc)
-        page.locator(".widget-slider, .widget-hslider, .widget-dropdown, .widget-button").first.wait_for(timeout=WAIT_MS)
+        page.locator(".widget-slider, .widget-hslider, .widget-dropdown, .widget-button").first.wait_for()
         explorers = page.locator(".cell_output.widget-static")
         assert explorers.count() >= 1, "no explorer is marked as a static view"
         for i in range(explorers.count()):
