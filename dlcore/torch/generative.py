@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -230,6 +231,24 @@ def mode_coverage(points, modes, sigma: float, *, min_fraction: float = 0.02):
     return int((fractions >= min_fraction).sum()), fractions, float(near.any(axis=1).mean())
 
 
+@contextlib.contextmanager
+def _frozen(module: nn.Module):
+    """Turn off gradients for ``module``'s parameters inside the block, then restore them.
+
+    A generator update backpropagates through D to reach G, but D's own parameter gradients
+    are not used: D's next update starts with ``zero_grad``. Without them, autograd skips the
+    weight-gradient half of D's backward pass; G's gradients are the same numbers.
+    """
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
 class _MinibatchStd(nn.Module):
     """Append the batch's mean standard deviation of the features as one more feature."""
 
@@ -305,13 +324,15 @@ class RingGAN:
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_d.step()
-            for j in range(self.g_steps):
-                if j:
-                    fake = self.G(torch.randn(self.batch_size, self.z_dim, generator=self.gen))
-                g_loss = generator_loss(self.D(fake), self.loss)
-                self.opt_g.zero_grad(set_to_none=True)
-                g_loss.backward()
-                self.opt_g.step()
+            with _frozen(self.D):
+                for j in range(self.g_steps):
+                    if j:
+                        fake = self.G(torch.randn(self.batch_size, self.z_dim,
+                                                  generator=self.gen))
+                    g_loss = generator_loss(self.D(fake), self.loss)
+                    self.opt_g.zero_grad(set_to_none=True)
+                    g_loss.backward()
+                    self.opt_g.step()
             self.history["d_loss"].append(d_loss.item())
             self.history["g_loss"].append(g_loss.item())
             self.step_count += 1
@@ -495,9 +516,10 @@ def train_dcgan(x, *, steps: int, seed: int, batch_size: int = 64, lr: float = 2
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        g_loss = generator_loss(D(fake))
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
+        with _frozen(D):
+            g_loss = generator_loss(D(fake))
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
         opt_g.step()
         hist["d_loss"].append(d_loss.item())
         hist["g_loss"].append(g_loss.item())
