@@ -251,3 +251,36 @@ def test_ring_gan_settings_win_over_common_keywords():
     gans, _ = train_ring_gans({"a": {"batch_size": 8}}, steps=1, every=1, hidden=4,
                               batch_size=16)
     assert gans["a"].batch_size == 8
+
+
+def test_freezing_d_during_g_updates_changes_no_number(monkeypatch):
+    """D's parameter gradients are skipped in G's updates: same histories, bit for bit."""
+    import contextlib
+
+    import dlcore.torch.generative as gen
+
+    x = torch.rand(64, 1, 28, 28)
+
+    def both():
+        g = gen.RingGAN(g_steps=2, seed=3, sigma=0.1, batch_size=16, hidden=8)
+        g.step(6)
+        _, _, h = gen.train_dcgan(x, steps=4, seed=1, width=4, batch_size=16)
+        return g.history, g.samples(), h["d_loss"], h["g_loss"]
+
+    frozen = both()
+    monkeypatch.setattr(gen, "_frozen", lambda module: contextlib.nullcontext(module))
+    plain = both()
+    assert frozen[0] == plain[0] and frozen[2:] == plain[2:]
+    assert np.array_equal(frozen[1], plain[1])
+
+
+def test_frozen_restores_requires_grad_even_after_an_error():
+    from dlcore.torch.generative import _frozen
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    net[1].bias.requires_grad_(False)
+    with pytest.raises(RuntimeError):
+        with _frozen(net):
+            assert not any(p.requires_grad for p in net.parameters())
+            raise RuntimeError("boom")
+    assert [p.requires_grad for p in net.parameters()] == [True, True, True, False]

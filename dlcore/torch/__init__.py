@@ -20,6 +20,7 @@ Chapter modules, imported on their own (``from dlcore.torch.vision import DigitC
 * :mod:`dlcore.torch.text` -- chapters 10 and 11: names split, vocabulary, metric, models.
 * :mod:`dlcore.torch.generative` -- chapter 12's autoencoders, VAE, GANs and sample measures.
 * :mod:`dlcore.torch.cache` -- chapter 13's cached training runs.
+* :mod:`dlcore.torch.parallel` -- chapter 13's seeded runs side by side in forked processes.
 """
 
 from .checkpoint import CheckpointError, CheckpointNotFoundError, load_checkpoint, save_checkpoint

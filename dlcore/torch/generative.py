@@ -415,7 +415,9 @@ def train_ring_gans(settings: dict, *, steps: int, every: int = 100, workers: in
     torch.set_num_threads(1)
     pool = ThreadPoolExecutor(max_workers=max(1, int(workers)))
     try:
-        futures = [pool.submit(train, name) for name in gans]
+        # the costliest GANs (most G updates per step) first, so no thread idles at the end
+        order = sorted(gans, key=lambda name: -gans[name].g_steps)
+        futures = [pool.submit(train, name) for name in order]
         wait(futures, return_when=FIRST_EXCEPTION)
         for f in futures:
             if f.done() and f.exception() is not None:
