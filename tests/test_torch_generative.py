@@ -156,7 +156,9 @@ def test_train_ring_gans_in_threads_equals_a_serial_run():
     before = torch.get_num_threads()
     torch.set_num_threads(2)   # so that restoring it is visible even on a 1-core runner
     try:
-        gans, cov = train_ring_gans(arms, steps=40, every=10, **common)
+        gans, cov = train_ring_gans(arms, steps=40, every=10, processes=False, **common)
+        assert torch.get_num_threads() == 2
+        forked, fcov = train_ring_gans(arms, steps=40, every=10, processes=True, **common)
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
@@ -171,6 +173,13 @@ def test_train_ring_gans_in_threads_equals_a_serial_run():
         assert gans[name].step_count == 40
         assert np.array_equal(gans[name].samples(), ref.samples())
         assert gans[name].history == ref.history
+        assert fcov[name] == serial and forked[name].history == ref.history
+        assert forked[name].step_count == 40
+        assert np.array_equal(forked[name].samples(), ref.samples())
+        # the trained state came back whole: one more step continues exactly alike
+        forked[name].step(3)
+        ref.step(3)
+        assert np.array_equal(forked[name].samples(), ref.samples())
 
 
 def test_train_ring_gans_steps_in_worker_threads_with_one_intra_op_thread(monkeypatch):
@@ -184,7 +193,8 @@ def test_train_ring_gans_steps_in_worker_threads_with_one_intra_op_thread(monkey
         original(self, n)
 
     monkeypatch.setattr(RingGAN, "step", spy)
-    train_ring_gans({"a": {}, "b": {}}, steps=4, every=2, hidden=4, batch_size=8)
+    train_ring_gans({"a": {}, "b": {}}, steps=4, every=2, hidden=4, batch_size=8,
+                    processes=False)
     assert len(seen) == 4 and {t for _, t in seen} == {1}
     assert threading.get_ident() not in {i for i, _ in seen}
 
@@ -222,7 +232,7 @@ def test_train_ring_gans_stops_the_others_and_raises_when_one_fails(monkeypatch)
     before = torch.get_num_threads()
     with pytest.raises(FloatingPointError, match="broken GAN"):
         train_ring_gans({"bad": {"g_steps": 3}, "ok": {}, "queued": {}}, steps=2000, every=1,
-                        workers=2, hidden=4, batch_size=8, progress=Bar)
+                        workers=2, hidden=4, batch_size=8, progress=Bar, processes=False)
     assert torch.get_num_threads() == before and closed == [True]
     assert len(calls) < 200   # of the 4,000 rounds the other two would have taken
 
@@ -243,8 +253,13 @@ def test_train_ring_gans_rejects_bad_rounds_and_reports_progress():
         def close(self):
             updates.append("closed")
 
-    train_ring_gans({"a": {}, "b": {}}, steps=4, every=2, hidden=4, batch_size=8, progress=Bar)
+    train_ring_gans({"a": {}, "b": {}}, steps=4, every=2, hidden=4, batch_size=8, progress=Bar,
+                    processes=False)
     assert updates[0] == ("total", 4) and updates[1:-1] == [1] * 4 and updates[-1] == "closed"
+    updates.clear()
+    train_ring_gans({"a": {}, "b": {}}, steps=4, every=2, hidden=4, batch_size=8, progress=Bar,
+                    processes=True)
+    assert updates[0] == ("total", 4) and sum(updates[1:-1]) == 4 and updates[-1] == "closed"
 
 
 def test_ring_gan_settings_win_over_common_keywords():
@@ -284,3 +299,25 @@ def test_frozen_restores_requires_grad_even_after_an_error():
             assert not any(p.requires_grad for p in net.parameters())
             raise RuntimeError("boom")
     assert [p.requires_grad for p in net.parameters()] == [True, True, True, False]
+
+
+def test_train_ring_gans_in_processes_raises_a_failing_gans_error(monkeypatch):
+    original = RingGAN.step
+
+    def step(self, n=1):            # inherited by the forked children
+        if self.g_steps == 3:
+            raise FloatingPointError("broken GAN")
+        original(self, n)
+
+    monkeypatch.setattr(RingGAN, "step", step)
+    with pytest.raises(FloatingPointError, match="broken GAN"):
+        train_ring_gans({"bad": {"g_steps": 3}, "ok": {}}, steps=4, every=2, hidden=4,
+                        batch_size=8, processes=True)
+
+
+def test_train_ring_gans_in_processes_is_capped_by_max_steps(monkeypatch):
+    monkeypatch.setenv("DLCORE_MAX_STEPS", "1")
+    gans, cov = train_ring_gans({"a": {}, "b": {"g_steps": 2}}, steps=4, every=2, hidden=4,
+                                batch_size=8, processes=True)
+    assert all(g.step_count == 2 for g in gans.values())
+    assert all(len(c) == 1 for c in cov.values())

@@ -11,8 +11,8 @@ torch = pytest.importorskip("torch")
 from dlcore.torch import seed_everything  # noqa: E402
 from dlcore.torch.parallel import fork_workers, map_runs  # noqa: E402
 
-forks = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                           reason="map_runs forks on Linux only")
+forks = pytest.mark.skipif(fork_workers(2) == 1,
+                           reason="map_runs forks only on Linux without a CUDA GPU")
 
 
 def seeded_run(seed, lr):
@@ -121,7 +121,10 @@ def test_a_stuck_child_falls_back_to_serial_with_a_warning():
 
 def test_fork_workers_reads_the_environment(monkeypatch):
     monkeypatch.setenv("DLCORE_WORKERS", "1")
-    assert fork_workers() == 1
+    assert fork_workers() == 1 and fork_workers(4) == 1      # a cap, also on explicit counts
+    monkeypatch.setenv("DLCORE_WORKERS", "0")
+    with pytest.raises(ValueError, match="at least 1"):
+        fork_workers()
     monkeypatch.setenv("DLCORE_WORKERS", "two")
     with pytest.raises(ValueError, match="DLCORE_WORKERS"):
         fork_workers()
@@ -129,7 +132,56 @@ def test_fork_workers_reads_the_environment(monkeypatch):
     with pytest.raises(ValueError, match="at least 1"):
         fork_workers(0)
     assert fork_workers(1) == 1
-    if sys.platform.startswith("linux"):
-        assert fork_workers(3) == 3
-    else:
-        assert fork_workers(3) == 1
+    can_fork = sys.platform.startswith("linux") and not torch.cuda.is_available()
+    assert fork_workers(3) == (3 if can_fork else 1)
+
+
+@forks
+def test_a_worker_does_not_fork_again():
+    out = map_runs(lambda i: fork_workers(2), [(i,) for i in range(3)], workers=2)
+    assert out == [1, 1, 1]
+
+
+@forks
+def test_a_dead_child_falls_back_to_serial_with_a_warning():
+    parent = os.getpid()
+
+    def fn(i):
+        if os.getpid() != parent and i == 2:
+            os._exit(3)               # a child killed mid-task
+        return -i
+
+    with pytest.warns(RuntimeWarning, match="failed"):
+        out = map_runs(fn, [(i,) for i in range(5)], workers=2)
+    assert out == [0, -1, -2, -3, -4]
+
+
+@forks
+def test_the_serial_fallback_runs_with_one_thread_and_restores_the_callers():
+    parent = os.getpid()
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+
+    def fn(i):
+        if os.getpid() != parent:
+            os._exit(3)
+        return torch.get_num_threads()
+
+    try:
+        with pytest.warns(RuntimeWarning):
+            assert map_runs(fn, [(0,), (1,)], workers=2) == [1, 1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_state_bytes_round_trip_a_state_dict():
+    from dlcore.torch.parallel import state_from_bytes, state_to_bytes
+
+    net = torch.nn.Linear(3, 2)
+    data = state_to_bytes(net.state_dict())
+    assert isinstance(data, bytes)
+    other = torch.nn.Linear(3, 2)
+    other.load_state_dict(state_from_bytes(data))
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(),
+                                                 other.state_dict().values()))

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .devices import max_steps, seed_everything
+from .parallel import fork_workers, map_runs, state_from_bytes, state_to_bytes
 from .vision import as_images
 
 __all__ = [
@@ -347,6 +348,23 @@ class RingGAN:
         """:func:`mode_coverage` of :meth:`samples`."""
         return mode_coverage(self.samples(), self.modes(), self.sigma)
 
+    def _state_bytes(self) -> bytes:
+        """Everything that training changes (weights, optimizers, generator, history)."""
+        return state_to_bytes({"G": self.G.state_dict(), "D": self.D.state_dict(),
+                               "opt_g": self.opt_g.state_dict(),
+                               "opt_d": self.opt_d.state_dict(), "gen": self.gen.get_state(),
+                               "history": self.history, "step_count": self.step_count})
+
+    def _load_state_bytes(self, data: bytes) -> None:
+        state = state_from_bytes(data)
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.gen.set_state(state["gen"])
+        self.history = state["history"]
+        self.step_count = int(state["step_count"])
+
     @torch.no_grad()
     def decision_surface(self, lim: float = 3.0, n: int = 60):
         """``(xs, ys, p)``: D's probability that a point is real on an ``n`` x ``n`` grid.
@@ -360,8 +378,20 @@ class RingGAN:
         return xs, xs, torch.sigmoid(self.D(grid)).numpy().reshape(n, n)
 
 
+def _train_ring_gan_in_child(kwargs: dict, rounds: int, every: int):
+    """One GAN's whole run, for a forked worker: (its state as bytes, its coverage)."""
+    gan = RingGAN(**kwargs)
+    coverage = []
+    for _ in range(rounds):
+        gan.step(every)
+        covered, _, on_modes = gan.coverage()
+        coverage.append((covered, on_modes))
+    return gan._state_bytes(), coverage
+
+
 def train_ring_gans(settings: dict, *, steps: int, every: int = 100, workers: int = 2,
-                    progress=None, **common) -> tuple[dict, dict]:
+                    processes: bool | None = None, progress=None,
+                    **common) -> tuple[dict, dict]:
     """Train one :class:`RingGAN` per entry of ``settings`` side by side.
 
     Args:
@@ -369,24 +399,32 @@ def train_ring_gans(settings: dict, *, steps: int, every: int = 100, workers: in
         steps: steps per GAN, a multiple of ``every``, taken in rounds of ``every``; the
             number of rounds is capped by ``DLCORE_MAX_STEPS`` when set (as
             :func:`dlcore.torch.capped` caps a loop).
-        workers: threads that step the GANs.
+        workers: threads, or processes, that train the GANs.
+        processes: train each GAN in a forked process (:func:`dlcore.torch.parallel.map_runs`)
+            instead of a thread, where ``map_runs`` can fork (Linux, no CUDA GPU,
+            ``DLCORE_WORKERS`` not 1); threads elsewhere. ``None`` (the default) and
+            ``True`` both mean that; ``False`` always uses threads.
         progress: a factory such as ``functools.partial(tqdm, leave=False)``, called with
-            ``total=`` (the number of rounds of all GANs) and updated after each round.
+            ``total=`` (the number of rounds of all GANs) and updated after each round
+            (with processes, by a GAN's rounds when it finishes).
         common: keyword arguments for every GAN (``seed``, ``sigma``, ...).
 
     Returns:
         ``(gans, coverage)``: ``{name: RingGAN}``, and ``{name: [(modes covered, fraction of
         points on a mode), ...]}`` from :meth:`RingGAN.coverage` after every round.
 
-    The networks are built one after another in the calling thread; each build reseeds
-    torch's global generator with its ``seed``, as building a RingGAN always does. They are
-    then stepped in ``workers`` threads, with torch's intra-op thread count set to 1 for the
-    duration (restored afterwards): networks this small leave a second core idle, and PyTorch
-    releases Python's GIL inside its operations, so two GANs train at once. A step draws
-    every batch from its GAN's own generator and never touches the global one, so the
-    result equals that of a serial run with one intra-op thread. When one GAN fails, or the
-    caller is interrupted, the others stop at the end of their current round and the error
-    is raised.
+    Building a RingGAN reseeds torch's global generator with its ``seed``, and a step draws
+    every batch from the GAN's own generator, never from the global one, so each GAN's run
+    depends on its own settings only. With threads, the GANs are built one after another in
+    the calling thread, then stepped in ``workers`` threads with torch's intra-op thread
+    count set to 1 for the duration (restored afterwards); PyTorch releases Python's GIL
+    inside its operations, but with networks this small the threads still spend much of
+    their time waiting for it. With processes, each child builds and trains its GAN with one
+    intra-op thread and sends back the trained state (weights, optimizer states, generator
+    state, history), which is loaded into a GAN built here. Either way the result equals
+    that of a serial run with one intra-op thread (tested). When one GAN fails, or the
+    caller is interrupted, the others stop (threads: at the end of their current round)
+    and the error is raised.
     """
     steps, every = int(steps), int(every)
     if every < 1 or steps < every or steps % every:
@@ -394,7 +432,35 @@ def train_ring_gans(settings: dict, *, steps: int, every: int = 100, workers: in
                          f"steps={steps}, every={every}")
     cap = max_steps()
     rounds = steps // every if cap is None else min(steps // every, cap)
-    gans = {name: RingGAN(**{**common, **kw}) for name, kw in settings.items()}
+    kwargs = {name: {**common, **kw} for name, kw in settings.items()}
+    forks = fork_workers(max(1, int(workers))) > 1
+    if (forks if processes is None else processes and forks) and len(kwargs) > 1:
+        order = list(kwargs)
+        bar = progress(total=rounds * len(kwargs)) if progress is not None else None
+
+        class _PerGAN:      # map_runs reports finished GANs; the bar counts rounds
+            def __init__(self, total):
+                pass
+
+            def update(self, n):
+                if bar is not None:
+                    bar.update(n * rounds)
+
+            def close(self):
+                if bar is not None:
+                    bar.close()
+
+        results = map_runs(_train_ring_gan_in_child,
+                           [(kwargs[name], rounds, every) for name in order],
+                           workers=max(1, int(workers)), progress=_PerGAN)
+        gans, coverage = {}, {}
+        for name in kwargs:            # built here in the caller's order, as with threads
+            gans[name] = RingGAN(**kwargs[name])
+        for name, (state, cov) in zip(order, results):
+            gans[name]._load_state_bytes(state)
+            coverage[name] = cov
+        return gans, {name: coverage[name] for name in kwargs}
+    gans = {name: RingGAN(**kw) for name, kw in kwargs.items()}
     coverage: dict[str, list] = {name: [] for name in gans}
     bar = progress(total=rounds * len(gans)) if progress is not None else None
     lock, stop = threading.Lock(), threading.Event()
@@ -415,9 +481,7 @@ def train_ring_gans(settings: dict, *, steps: int, every: int = 100, workers: in
     torch.set_num_threads(1)
     pool = ThreadPoolExecutor(max_workers=max(1, int(workers)))
     try:
-        # the costliest GANs (most G updates per step) first, so no thread idles at the end
-        order = sorted(gans, key=lambda name: -gans[name].g_steps)
-        futures = [pool.submit(train, name) for name in order]
+        futures = [pool.submit(train, name) for name in gans]
         wait(futures, return_when=FIRST_EXCEPTION)
         for f in futures:
             if f.done() and f.exception() is not None:

@@ -4,65 +4,69 @@ A grid of small runs (arms x label counts x seeds x learning rates) keeps one co
 per run: the networks are too small for a second intra-op thread to help, and Python threads
 would share torch's *global* random generator, so a run's numbers would depend on what the
 other thread did. Separate processes have a generator each. :func:`map_runs` forks them
-from the calling process, so the function may be defined in a notebook and needs no
-pickling; only the arguments and the results travel between processes.
+from the calling process, so the function may be defined in a notebook and is never pickled;
+only the arguments and the results travel between processes.
 
-It forks only where that is safe: on Linux, with CUDA not initialised (a forked child cannot
-use its parent's CUDA context). Everywhere else, and with ``workers=1`` or
-``DLCORE_WORKERS=1``, it runs the calls one after another in the calling process. Each child
-runs with one intra-op thread; the serial path runs with the caller's thread count, so the
-two give the same numbers when the caller also uses one thread.
+It forks only where that is safe: on Linux, on a machine without a usable CUDA GPU (a forked
+child cannot use its parent's CUDA), and not from inside one of its own workers. Everywhere
+else, and with ``workers=1`` or ``DLCORE_WORKERS=1``, it runs the calls one after another in
+the calling process.
 """
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 import torch
 
-__all__ = ["fork_workers", "map_runs"]
+__all__ = ["fork_workers", "map_runs", "state_from_bytes", "state_to_bytes"]
 
-_FN: Callable | None = None  # the function a forked child calls (inherited, not pickled)
+_CHILD_FN: Callable | None = None  # set in a worker by its initializer (inherited by fork)
 
 
 def fork_workers(workers: int | None = None) -> int:
     """How many forked processes :func:`map_runs` would use now (1 = no fork, serial).
 
-    ``workers`` defaults to ``$DLCORE_WORKERS`` or, failing that, ``min(2, cpu_count)``.
+    ``workers`` defaults to ``min(2, cpu_count)``. ``$DLCORE_WORKERS``, when set, caps it
+    (``DLCORE_WORKERS=1`` turns forking off everywhere).
     """
-    if workers is None:
-        env = os.environ.get("DLCORE_WORKERS", "").strip()
-        if env:
-            try:
-                workers = int(env)
-            except ValueError:
-                raise ValueError(f"DLCORE_WORKERS must be an integer, got {env!r}") from None
-        else:
-            workers = min(2, os.cpu_count() or 1)
-    workers = int(workers)
+    workers = min(2, os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    if workers == 1 or not sys.platform.startswith("linux"):
+    env = os.environ.get("DLCORE_WORKERS", "").strip()
+    if env:
+        try:
+            cap = int(env)
+        except ValueError:
+            raise ValueError(f"DLCORE_WORKERS must be an integer, got {env!r}") from None
+        if cap < 1:
+            raise ValueError(f"DLCORE_WORKERS must be at least 1, got {cap}")
+        workers = min(workers, cap)
+    if workers == 1 or _CHILD_FN is not None or not sys.platform.startswith("linux"):
         return 1
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
+    if torch.cuda.is_available():  # the runs may use it, and a forked child cannot
         return 1
     return workers
 
 
-def _child_init() -> None:
+def _child_init(fn: Callable) -> None:
+    global _CHILD_FN
+    _CHILD_FN = fn
     torch.set_num_threads(1)
 
 
-def _child_call(item):
-    i, args = item
-    assert _FN is not None
-    return i, _FN(*args)
+def _child_call(args: tuple):
+    assert _CHILD_FN is not None
+    return _CHILD_FN(*args)
 
 
 def map_runs(fn: Callable, tasks: Iterable[Sequence], *, workers: int | None = None,
@@ -70,49 +74,96 @@ def map_runs(fn: Callable, tasks: Iterable[Sequence], *, workers: int | None = N
     """``[fn(*task) for task in tasks]``, in that order, in forked processes where safe.
 
     Args:
-        fn: any callable; in a child it is the parent's own object, inherited by the fork.
-            It must get its randomness from its arguments (e.g. by seeding inside), so that
-            its result does not depend on which process ran it or in what order.
-        tasks: tuples of arguments; they and the results must be picklable.
+        fn: any callable. A child runs the parent's own object, copied by the fork, so it is
+            not pickled; whatever it changes in a child (a cache, a global) is lost with
+            the child. It must get its randomness from its arguments (e.g. by seeding
+            inside), so that its result does not depend on which process ran it, or when.
+        tasks: tuples of arguments. They and the results are pickled between processes, so
+            keep results small (numbers, short lists, bytes).
         workers: processes; see :func:`fork_workers`.
         progress: a factory such as ``functools.partial(tqdm, leave=False)``, called with
             ``total=`` and updated once per finished task.
-        timeout: seconds to wait for any one result. If a child is stuck that long, the
-            pool is stopped and the unfinished tasks run serially here, with a warning.
+        timeout: seconds to wait for the next result. If none comes that long (a stuck
+            child), or a child dies (killed, out of memory), the children are stopped and
+            the unfinished tasks run serially here, with a ``RuntimeWarning``.
 
-    An exception raised by ``fn`` in a child is raised here, and Ctrl-C stops the children.
+    Each child runs with one intra-op thread, and so does the serial fallback after a
+    failed pool; a plain serial run (no fork possible) keeps the caller's thread count, so
+    it gives the same numbers as the children when the caller also uses one thread. The
+    caller's global random generator is left as it was by a forked run, but advanced by a
+    serial one. An exception raised by ``fn`` in a child is raised here; Ctrl-C stops the
+    children.
     """
-    global _FN
     tasks = [tuple(t) for t in tasks]
-    n = fork_workers(workers)
+    n = min(fork_workers(workers), len(tasks))
     bar = progress(total=len(tasks)) if progress is not None else None
     results: dict[int, object] = {}
+
+    def done(i, value):
+        results[i] = value
+        if bar is not None:
+            bar.update(1)
+
     try:
-        if n > 1 and len(tasks) > 1:
-            _FN = fn
-            pool = multiprocessing.get_context("fork").Pool(min(n, len(tasks)),
-                                                            initializer=_child_init)
+        pinned = False
+        if n > 1:
+            pinned = True
             try:
-                it = pool.imap_unordered(_child_call, list(enumerate(tasks)), chunksize=1)
-                for _ in range(len(tasks)):
-                    i, value = it.next(timeout=timeout)
-                    results[i] = value
-                    if bar is not None:
-                        bar.update(1)
-            except multiprocessing.TimeoutError:
-                warnings.warn(f"map_runs: no result for {timeout:g} s from a worker process; "
-                              f"running the {len(tasks) - len(results)} unfinished tasks "
-                              "serially instead", RuntimeWarning, stacklevel=2)
-            finally:
-                pool.terminate()
-                pool.join()
-                _FN = None
-        for i, args in enumerate(tasks):
-            if i not in results:
-                results[i] = fn(*args)
-                if bar is not None:
-                    bar.update(1)
+                _forked(fn, tasks, n, timeout, done)
+            except (BrokenProcessPool, OSError, TimeoutError) as err:
+                why = (f"no result for {timeout:g} s" if isinstance(err, TimeoutError)
+                       else f"the worker processes failed ({type(err).__name__}: {err})")
+                warnings.warn(f"map_runs: {why}; running the {len(tasks) - len(results)} "
+                              "unfinished tasks serially instead", RuntimeWarning,
+                              stacklevel=2)
+        threads = torch.get_num_threads()
+        if pinned:
+            torch.set_num_threads(1)
+        try:
+            for i, args in enumerate(tasks):
+                if i not in results:
+                    done(i, fn(*args))
+        finally:
+            torch.set_num_threads(threads)
     finally:
         if bar is not None:
             bar.close()
     return [results[i] for i in range(len(tasks))]
+
+
+def _forked(fn, tasks, n, timeout, done) -> None:
+    """Run ``tasks`` in ``n`` forked children, calling ``done(i, result)`` as they finish."""
+    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_child_init, initargs=(fn,))
+    clean = False
+    try:
+        futures = {pool.submit(_child_call, args): i for i, args in enumerate(tasks)}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            if not finished:
+                raise TimeoutError
+            for f in finished:
+                done(futures[f], f.result())   # re-raises fn's own exception
+        clean = True
+    finally:
+        if not clean:      # an error, a timeout or Ctrl-C: stop the children now
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def state_to_bytes(state) -> bytes:
+    """``torch.save`` of ``state`` (e.g. a ``state_dict()``) into bytes, to return from a run.
+
+    A result made of tensors would travel between processes through shared memory; bytes
+    travel as plain data.
+    """
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getvalue()
+
+
+def state_from_bytes(data: bytes):
+    """The state saved by :func:`state_to_bytes`, loaded with ``weights_only=True``."""
+    return torch.load(io.BytesIO(data), weights_only=True)
