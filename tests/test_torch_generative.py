@@ -30,6 +30,7 @@ from dlcore.torch.generative import (
     train_ring_gans,
     vae_loss,
 )
+from dlcore.torch.parallel import fork_workers
 
 
 @settings(max_examples=30, deadline=None)
@@ -259,7 +260,9 @@ def test_train_ring_gans_rejects_bad_rounds_and_reports_progress():
     updates.clear()
     train_ring_gans({"a": {}, "b": {}}, steps=4, every=2, hidden=4, batch_size=8, progress=Bar,
                     processes=True)
-    assert updates[0] == ("total", 4) and sum(updates[1:-1]) == 4 and updates[-1] == "closed"
+    if fork_workers(2) > 1:      # processes: each finished GAN reports its 2 rounds
+        assert updates[0] == ("total", 4) and updates[1:-1] == [2, 2]
+    assert updates[-1] == "closed"
 
 
 def test_ring_gan_settings_win_over_common_keywords():
@@ -301,6 +304,39 @@ def test_frozen_restores_requires_grad_even_after_an_error():
     assert [p.requires_grad for p in net.parameters()] == [True, True, True, False]
 
 
+needs_fork = pytest.mark.skipif(fork_workers(2) == 1,
+                                reason="processes only where map_runs can fork")
+
+
+@pytest.fixture
+def forked_calls(monkeypatch):
+    """Record that train_ring_gans went through map_runs (the process path)."""
+    import dlcore.torch.generative as gen
+
+    calls, real = [], gen.map_runs
+
+    def spy(*args, **kwargs):
+        calls.append(len(args[1]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gen, "map_runs", spy)
+    return calls
+
+
+@needs_fork
+def test_train_ring_gans_in_processes_equals_threads(forked_calls):
+    arms = {"a": {}, "b": {"g_steps": 2, "minibatch_std": True}}
+    common = {"seed": 2, "hidden": 16, "batch_size": 32, "sigma": 0.1}
+    threads, tcov = train_ring_gans(arms, steps=30, every=10, processes=False, **common)
+    assert forked_calls == []
+    forked, fcov = train_ring_gans(arms, steps=30, every=10, processes=True, **common)
+    assert forked_calls == [2] and fcov == tcov
+    for name in arms:
+        assert forked[name].history == threads[name].history
+        assert np.array_equal(forked[name].samples(), threads[name].samples())
+
+
+@needs_fork
 def test_train_ring_gans_in_processes_raises_a_failing_gans_error(monkeypatch):
     original = RingGAN.step
 
@@ -315,9 +351,10 @@ def test_train_ring_gans_in_processes_raises_a_failing_gans_error(monkeypatch):
                         batch_size=8, processes=True)
 
 
-def test_train_ring_gans_in_processes_is_capped_by_max_steps(monkeypatch):
+@needs_fork
+def test_train_ring_gans_in_processes_is_capped_by_max_steps(monkeypatch, forked_calls):
     monkeypatch.setenv("DLCORE_MAX_STEPS", "1")
     gans, cov = train_ring_gans({"a": {}, "b": {"g_steps": 2}}, steps=4, every=2, hidden=4,
                                 batch_size=8, processes=True)
     assert all(g.step_count == 2 for g in gans.values())
-    assert all(len(c) == 1 for c in cov.values())
+    assert all(len(c) == 1 for c in cov.values()) and forked_calls == [2]

@@ -151,7 +151,7 @@ def test_a_dead_child_falls_back_to_serial_with_a_warning():
             os._exit(3)               # a child killed mid-task
         return -i
 
-    with pytest.warns(RuntimeWarning, match="failed"):
+    with pytest.warns(RuntimeWarning, match="worker process died"):
         out = map_runs(fn, [(i,) for i in range(5)], workers=2)
     assert out == [0, -1, -2, -3, -4]
 
@@ -185,3 +185,23 @@ def test_state_bytes_round_trip_a_state_dict():
     other.load_state_dict(state_from_bytes(data))
     assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(),
                                                  other.state_dict().values()))
+
+
+@forks
+def test_an_oserror_from_fn_is_its_own_error_not_a_pool_failure():
+    import warnings
+
+    parent, here = os.getpid(), []
+
+    def fn(i):
+        if os.getpid() == parent:
+            here.append(i)            # a serial rerun would land here
+        if i == 1:
+            raise FileNotFoundError(f"no file for task {i}")
+        return i
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # no "running serially" warning either
+        with pytest.raises(FileNotFoundError, match="no file for task 1"):
+            map_runs(fn, [(i,) for i in range(6)], workers=2)
+    assert here == []

@@ -400,10 +400,11 @@ def train_ring_gans(settings: dict, *, steps: int, every: int = 100, workers: in
             number of rounds is capped by ``DLCORE_MAX_STEPS`` when set (as
             :func:`dlcore.torch.capped` caps a loop).
         workers: threads, or processes, that train the GANs.
-        processes: train each GAN in a forked process (:func:`dlcore.torch.parallel.map_runs`)
-            instead of a thread, where ``map_runs`` can fork (Linux, no CUDA GPU,
-            ``DLCORE_WORKERS`` not 1); threads elsewhere. ``None`` (the default) and
-            ``True`` both mean that; ``False`` always uses threads.
+        processes: ``None`` or ``True`` (the same): train each GAN in a forked process
+            (:func:`dlcore.torch.parallel.map_runs`) when there is more than one GAN and
+            :func:`dlcore.torch.parallel.fork_workers` allows a fork (Linux, no CUDA GPU,
+            not inside a worker, ``DLCORE_WORKERS`` not 1), and in threads otherwise;
+            ``False``: always threads.
         progress: a factory such as ``functools.partial(tqdm, leave=False)``, called with
             ``total=`` (the number of rounds of all GANs) and updated after each round
             (with processes, by a GAN's rounds when it finishes).

@@ -69,6 +69,10 @@ def _child_call(args: tuple):
     return _CHILD_FN(*args)
 
 
+class _PoolFailure(Exception):
+    """The worker processes, not ``fn``, failed: no result in time, or a dead child."""
+
+
 def map_runs(fn: Callable, tasks: Iterable[Sequence], *, workers: int | None = None,
              progress: Callable | None = None, timeout: float = 600.0) -> list:
     """``[fn(*task) for task in tasks]``, in that order, in forked processes where safe.
@@ -88,11 +92,12 @@ def map_runs(fn: Callable, tasks: Iterable[Sequence], *, workers: int | None = N
             the unfinished tasks run serially here, with a ``RuntimeWarning``.
 
     Each child runs with one intra-op thread, and so does the serial fallback after a
-    failed pool; a plain serial run (no fork possible) keeps the caller's thread count, so
-    it gives the same numbers as the children when the caller also uses one thread. The
-    caller's global random generator is left as it was by a forked run, but advanced by a
-    serial one. An exception raised by ``fn`` in a child is raised here; Ctrl-C stops the
-    children.
+    failed pool. Without a pool (fork not possible, ``workers=1``, a single task) the
+    calls keep the caller's thread count, so they give the children's numbers when the
+    caller also uses one thread. A forked run leaves the caller's global random generator
+    as it was; serial calls (also after a fallback) advance it. An exception raised by
+    ``fn``, in a child or here, is raised here at once, with the child's traceback as its
+    cause; Ctrl-C stops the children.
     """
     tasks = [tuple(t) for t in tasks]
     n = min(fork_workers(workers), len(tasks))
@@ -110,10 +115,8 @@ def map_runs(fn: Callable, tasks: Iterable[Sequence], *, workers: int | None = N
             pinned = True
             try:
                 _forked(fn, tasks, n, timeout, done)
-            except (BrokenProcessPool, OSError, TimeoutError) as err:
-                why = (f"no result for {timeout:g} s" if isinstance(err, TimeoutError)
-                       else f"the worker processes failed ({type(err).__name__}: {err})")
-                warnings.warn(f"map_runs: {why}; running the {len(tasks) - len(results)} "
+            except _PoolFailure as err:
+                warnings.warn(f"map_runs: {err}; running the {len(tasks) - len(results)} "
                               "unfinished tasks serially instead", RuntimeWarning,
                               stacklevel=2)
         threads = torch.get_num_threads()
@@ -132,25 +135,44 @@ def map_runs(fn: Callable, tasks: Iterable[Sequence], *, workers: int | None = N
 
 
 def _forked(fn, tasks, n, timeout, done) -> None:
-    """Run ``tasks`` in ``n`` forked children, calling ``done(i, result)`` as they finish."""
-    pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_child_init, initargs=(fn,))
+    """Run ``tasks`` in ``n`` forked children, calling ``done(i, result)`` as they finish.
+
+    Raises :class:`_PoolFailure` when the pool cannot start, a child dies or no result
+    comes for ``timeout`` seconds; ``fn``'s own exceptions pass through unchanged.
+    """
+    try:
+        pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_child_init, initargs=(fn,))
+        futures = {pool.submit(_child_call, args): i for i, args in enumerate(tasks)}
+    except OSError as err:      # e.g. no memory to fork
+        raise _PoolFailure(f"the worker processes could not start ({err})") from err
     clean = False
     try:
-        futures = {pool.submit(_child_call, args): i for i, args in enumerate(tasks)}
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
             if not finished:
-                raise TimeoutError
+                raise _PoolFailure(f"no result for {timeout:g} s")
             for f in finished:
-                done(futures[f], f.result())   # re-raises fn's own exception
+                try:
+                    value = f.result()      # re-raises fn's own exception, unchanged
+                except BrokenProcessPool as err:
+                    raise _PoolFailure(f"a worker process died ({err})") from err
+                done(futures[f], value)
         clean = True
     finally:
-        if not clean:      # an error, a timeout or Ctrl-C: stop the children now
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        if clean:
+            pool.shutdown(wait=True)
+        else:   # an error, a timeout or Ctrl-C: stop the children without waiting on pipes
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
                 proc.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
+            for proc in procs:
+                proc.join(timeout=5)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join(timeout=5)
 
 
 def state_to_bytes(state) -> bytes:
