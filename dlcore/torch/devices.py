@@ -104,18 +104,23 @@ def amp_dtype(dev: torch.device | str) -> torch.dtype | None:
     return torch.bfloat16 if (major, minor) >= (8, 0) else torch.float16
 
 
-def max_steps() -> int | None:
-    """The batch cap from ``DLCORE_MAX_STEPS`` (a positive integer), or None when unset."""
-    value = os.environ.get(MAX_STEPS_ENV, "").strip()
+def positive_int_env(name: str) -> int | None:
+    """The positive integer in environment variable ``name``, or None when it is unset/blank."""
+    value = os.environ.get(name, "").strip()
     if not value:
         return None
     try:
-        steps = int(value)
+        number = int(value)
     except ValueError:
-        raise ValueError(f"{MAX_STEPS_ENV} must be a positive integer, got {value!r}") from None
-    if steps < 1:
-        raise ValueError(f"{MAX_STEPS_ENV} must be a positive integer, got {steps}")
-    return steps
+        number = 0
+    if number < 1:
+        raise ValueError(f"{name} must be a positive integer (at least 1), got {value!r}")
+    return number
+
+
+def max_steps() -> int | None:
+    """The batch cap from ``DLCORE_MAX_STEPS`` (a positive integer), or None when unset."""
+    return positive_int_env(MAX_STEPS_ENV)
 
 
 def capped(iterable: Iterable[T], limit: int | None = None) -> Iterator[T]:

@@ -26,6 +26,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 import torch
 
+from .devices import positive_int_env
+
 __all__ = ["fork_workers", "map_runs", "state_from_bytes", "state_to_bytes"]
 
 _CHILD_FN: Callable | None = None  # set in a worker by its initializer (inherited by fork)
@@ -40,14 +42,8 @@ def fork_workers(workers: int | None = None) -> int:
     workers = min(2, os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    env = os.environ.get("DLCORE_WORKERS", "").strip()
-    if env:
-        try:
-            cap = int(env)
-        except ValueError:
-            raise ValueError(f"DLCORE_WORKERS must be an integer, got {env!r}") from None
-        if cap < 1:
-            raise ValueError(f"DLCORE_WORKERS must be at least 1, got {cap}")
+    cap = positive_int_env("DLCORE_WORKERS")
+    if cap is not None:
         workers = min(workers, cap)
     if workers == 1 or _CHILD_FN is not None or not sys.platform.startswith("linux"):
         return 1
