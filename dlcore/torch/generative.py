@@ -378,14 +378,17 @@ class RingGAN:
         return xs, xs, torch.sigmoid(self.D(grid)).numpy().reshape(n, n)
 
 
+def _train_round(gan: RingGAN, every: int) -> tuple[int, float]:
+    """``every`` steps, then (modes covered, fraction of points on a mode)."""
+    gan.step(every)
+    covered, _, on_modes = gan.coverage()
+    return covered, on_modes
+
+
 def _train_ring_gan_in_child(kwargs: dict, rounds: int, every: int):
     """One GAN's whole run, for a forked worker: (its state as bytes, its coverage)."""
     gan = RingGAN(**kwargs)
-    coverage = []
-    for _ in range(rounds):
-        gan.step(every)
-        covered, _, on_modes = gan.coverage()
-        coverage.append((covered, on_modes))
+    coverage = [_train_round(gan, every) for _ in range(rounds)]
     return gan._state_bytes(), coverage
 
 
@@ -434,9 +437,8 @@ def train_ring_gans(settings: dict, *, steps: int, every: int = 100, workers: in
     cap = max_steps()
     rounds = steps // every if cap is None else min(steps // every, cap)
     kwargs = {name: {**common, **kw} for name, kw in settings.items()}
-    forks = fork_workers(max(1, int(workers))) > 1
-    if (forks if processes is None else processes and forks) and len(kwargs) > 1:
-        order = list(kwargs)
+    workers = max(1, int(workers))
+    if processes is not False and len(kwargs) > 1 and fork_workers(workers) > 1:
         bar = progress(total=rounds * len(kwargs)) if progress is not None else None
 
         class _PerGAN:      # map_runs reports finished GANs; the bar counts rounds
@@ -452,15 +454,13 @@ def train_ring_gans(settings: dict, *, steps: int, every: int = 100, workers: in
                     bar.close()
 
         results = map_runs(_train_ring_gan_in_child,
-                           [(kwargs[name], rounds, every) for name in order],
-                           workers=max(1, int(workers)), progress=_PerGAN)
-        gans, coverage = {}, {}
-        for name in kwargs:            # built here in the caller's order, as with threads
-            gans[name] = RingGAN(**kwargs[name])
-        for name, (state, cov) in zip(order, results):
-            gans[name]._load_state_bytes(state)
-            coverage[name] = cov
-        return gans, {name: coverage[name] for name in kwargs}
+                           [(kw, rounds, every) for kw in kwargs.values()],
+                           workers=workers, progress=_PerGAN)
+        # built here in the caller's order, as with threads, then given the trained state
+        gans = {name: RingGAN(**kw) for name, kw in kwargs.items()}
+        for gan, (state, _) in zip(gans.values(), results):
+            gan._load_state_bytes(state)
+        return gans, {name: cov for name, (_, cov) in zip(kwargs, results)}
     gans = {name: RingGAN(**kw) for name, kw in kwargs.items()}
     coverage: dict[str, list] = {name: [] for name in gans}
     bar = progress(total=rounds * len(gans)) if progress is not None else None
@@ -471,16 +471,14 @@ def train_ring_gans(settings: dict, *, steps: int, every: int = 100, workers: in
         for _ in range(rounds):
             if stop.is_set():
                 return
-            gan.step(every)
-            covered, _, on_modes = gan.coverage()
-            coverage[name].append((covered, on_modes))
+            coverage[name].append(_train_round(gan, every))
             if bar is not None:
                 with lock:
                     bar.update(1)
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    pool = ThreadPoolExecutor(max_workers=max(1, int(workers)))
+    pool = ThreadPoolExecutor(max_workers=workers)
     try:
         futures = [pool.submit(train, name) for name in gans]
         wait(futures, return_when=FIRST_EXCEPTION)
